@@ -1,0 +1,27 @@
+"""gunicorn settings for the web process (HTTP and display WebSockets).
+
+gevent holds many idle WebSockets cheaply; psycogreen makes psycopg2 yield
+during queries. worker_connections is a hard cap per worker: keep it above
+the number of TVs plus concurrent HTTP requests (see docs/performance.md).
+"""
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '5000')}")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "4000"))
+timeout = 60
+graceful_timeout = 20
+keepalive = 5
+accesslog = None  # the app logs one JSON line per request itself
+errorlog = "-"
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_fork(server, worker):
+    if worker_class == "gevent":
+        from psycogreen.gevent import patch_psycopg
+
+        patch_psycopg()

@@ -1,0 +1,86 @@
+"""Admin CLI. Each command prints JSON on stdout, for operators and tests."""
+from __future__ import annotations
+
+import json
+
+import click
+from flask import Flask, current_app
+
+from kiosk.auth import services as auth_services
+from kiosk.tenancy import tenant_scope
+
+
+def _echo(data: dict) -> None:
+    click.echo(json.dumps(data, default=str, indent=2))
+
+
+@click.command("create-establishment")
+@click.option("--name", required=True)
+@click.option("--timezone", "tz", required=True)
+@click.option("--currency", required=True)
+@click.option("--vip-price", required=True, type=int)
+@click.option("--locale", default="fr", type=click.Choice(["fr", "en"]))
+def create_establishment_command(name, tz, currency, vip_price, locale):
+    establishment = auth_services.create_establishment(name, tz, currency.upper(), vip_price, locale)
+    _echo({"id": establishment.id, "name": establishment.name, "slug": establishment.slug,
+           "timezone": establishment.timezone, "currency": establishment.currency,
+           "vip_price": establishment.vip_price})
+
+
+@click.command("create-user")
+@click.option("--establishment", "establishment_id", required=True)
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", required=True, type=click.Choice(["manager", "agent"]))
+def create_user_command(establishment_id, email, password, role):
+    user = auth_services.create_user(establishment_id, email, password, role)
+    _echo({"id": user.id, "establishment_id": user.establishment_id, "email": user.email, "role": user.role})
+
+
+DEMO_PASSWORD = "demo-password"
+
+
+@click.command("seed-demo")
+@click.option("--base-url", default="http://127.0.0.1:5000")
+def seed_demo_command(base_url):
+    """Create a demo establishment with staff, two queues, a kiosk and a TV."""
+    _echo(seed_demo(base_url))
+
+
+def seed_demo(base_url: str) -> dict:
+    from kiosk.devices.services import register_device
+    from kiosk.display.services import create_display
+    from kiosk.queues.services import create_queue
+
+    establishment = auth_services.create_establishment(
+        "Clinique du Plateau", "Africa/Abidjan", "XOF", 500, "fr")
+    suffix = establishment.slug
+    manager = auth_services.create_user(establishment.id, f"manager@{suffix}.demo", DEMO_PASSWORD, "manager")
+    agent = auth_services.create_user(establishment.id, f"agent@{suffix}.demo", DEMO_PASSWORD, "agent")
+    with tenant_scope(establishment.id):
+        general = create_queue("Consultations", "A")
+        pharmacy = create_queue("Pharmacie", "P")
+        device, secret_key = register_device("Borne de l'entrée", general.id)
+        display = create_display("Salle d'attente")
+        return {
+            "establishment": {"id": establishment.id, "name": establishment.name},
+            "logins": {
+                "manager": {"email": manager.email, "password": DEMO_PASSWORD},
+                "agent": {"email": agent.email, "password": DEMO_PASSWORD},
+            },
+            "queues": [{"id": q.id, "name": q.name, "prefix": q.prefix} for q in (general, pharmacy)],
+            "device": {"device_id": device.device_id, "secret_key": secret_key, "queue_id": general.id},
+            "display": {"id": display.id, "url": f"{base_url}/display/{display.token}"},
+            "urls": {"dashboard": f"{base_url}/dashboard", "login": f"{base_url}/login",
+                     "health": f"{base_url}/health"},
+        }
+
+
+def register_commands(app: Flask) -> None:
+    for command in (create_establishment_command, create_user_command, seed_demo_command):
+        app.cli.add_command(command)
+    try:
+        from kiosk.devices.simulator import simulate_device_command
+    except ImportError:
+        return
+    app.cli.add_command(simulate_device_command)

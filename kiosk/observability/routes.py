@@ -1,0 +1,53 @@
+"""Liveness and readiness."""
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify
+
+from kiosk.extensions import db, redis_client
+
+bp = Blueprint("observability", __name__)
+
+
+@bp.get("/health")
+def health():
+    return {"status": "ok"}
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        check()
+        ok, error = True, None
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        ok, error = False, type(exc).__name__
+    result = {"ok": ok, "ms": round((time.perf_counter() - started) * 1000, 2)}
+    if error:
+        result["error"] = error
+    return result
+
+
+def _check_broker() -> None:
+    if current_app.config["CELERY"].get("task_always_eager"):
+        return
+    celery = current_app.extensions["celery"]
+    with celery.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=1)
+
+
+@bp.get("/health/ready")
+def ready():
+    checks = {
+        "database": _timed(lambda: db.session.execute(sa.text("SELECT 1"))),
+        "redis": _timed(lambda: redis_client.ping()),
+        "broker": _timed(_check_broker),
+    }
+    db.session.rollback()
+    healthy = all(c["ok"] for c in checks.values())
+    response = jsonify({"status": "ok" if healthy else "unavailable", "checks": checks})
+    response.status_code = 200 if healthy else 503
+    if not healthy:
+        response.headers["Retry-After"] = "5"
+    return response

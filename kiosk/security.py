@@ -1,0 +1,139 @@
+"""Security headers (Talisman) and rate limits (flask-limiter's storage).
+
+Limits per the contract:
+- 100/min per verified identity (device or staff user), checked by the auth
+  guards once the identity is known;
+- 30/min per IP for requests that *fail* authentication, so a fleet of kiosks
+  behind one NAT is never throttled by its neighbours, while brute force is;
+- login: 5 failures per 15 min per IP + email, then locked until the window
+  slides (the lockout);
+- a loose per-IP ceiling on everything else (default 3000/min), exempting
+  health checks and the display WebSocket.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import Flask, current_app, request
+from flask_babel import lazy_gettext as _l
+from limits import parse
+
+from kiosk.errors import ApiError
+from kiosk.extensions import limiter, talisman
+
+IDENTITY_LIMIT = "100/minute"
+AUTH_FAILURE_LIMIT = "30/minute"
+LOGIN_FAILURE_LIMIT = "5/15minutes"
+
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": ["'self'", "data:", "https:"],
+    "media-src": "'self'",
+    "connect-src": ["'self'", "ws:", "wss:"],
+    "font-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+    "worker-src": "'self'",
+    "manifest-src": "'self'",
+}
+
+
+def init_security(app: Flask) -> None:
+    production = app.config["KIOSK_ENV"] == "production"
+    talisman.init_app(
+        app,
+        content_security_policy=CSP,
+        force_https=production,
+        strict_transport_security=True,
+        strict_transport_security_max_age=31536000,
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+        session_cookie_secure=production,
+        session_cookie_http_only=True,
+        x_content_type_options=True,
+    )
+    app.config.setdefault("RATELIMIT_DEFAULT", app.config.get("IP_LIMIT", "3000/minute"))
+    limiter.init_app(app)
+
+    @limiter.request_filter
+    def _exempt() -> bool:
+        path = request.path
+        return path.startswith(("/health", "/ws/", "/static/", "/frontend/")) or path == "/metrics"
+
+
+def _retry_after(limit_string: str, key: str) -> str:
+    item = parse(limit_string)
+    try:
+        reset_at, _remaining = limiter.limiter.get_window_stats(item, key)
+        return str(max(1, int(reset_at - time.time()) + 1))
+    except Exception:  # noqa: BLE001 - the header must be there regardless
+        return str(item.get_expiry())
+
+
+def _enabled() -> bool:
+    return bool(current_app.config.get("RATELIMIT_ENABLED", True))
+
+
+def _too_many(limit_string: str, key: str) -> ApiError:
+    return ApiError(429, "rate_limited", _l("Too many requests; slow down."),
+                    headers={"Retry-After": _retry_after(limit_string, key)})
+
+
+def hit_identity_limit(identity: str) -> None:
+    """Count one request for a verified device or user; 429 past the limit."""
+    if not _enabled():
+        return
+    key = f"identity:{identity}"
+    if not _safe_hit(IDENTITY_LIMIT, key):
+        raise _too_many(IDENTITY_LIMIT, key)
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def check_auth_failures(ip: str | None = None) -> None:
+    """Refuse at once an IP that already failed authentication too often."""
+    if not _enabled():
+        return
+    key = f"authfail:{ip or client_ip()}"
+    if not _safe_test(AUTH_FAILURE_LIMIT, key):
+        raise _too_many(AUTH_FAILURE_LIMIT, key)
+
+
+def record_auth_failure(ip: str | None = None) -> None:
+    if _enabled():
+        _safe_hit(AUTH_FAILURE_LIMIT, f"authfail:{ip or client_ip()}")
+
+
+def login_key(email: str) -> str:
+    return f"login:{client_ip()}:{email.strip().lower()}"
+
+
+def check_login_lockout(email: str) -> None:
+    if _enabled() and not _safe_test(LOGIN_FAILURE_LIMIT, login_key(email)):
+        raise _too_many(LOGIN_FAILURE_LIMIT, login_key(email))
+
+
+def record_login_failure(email: str) -> None:
+    if _enabled():
+        _safe_hit(LOGIN_FAILURE_LIMIT, login_key(email))
+
+
+def _safe_hit(limit_string: str, key: str) -> bool:
+    # A rate-limit store outage must not take the product down with it.
+    try:
+        return limiter.limiter.hit(parse(limit_string), key)
+    except Exception:  # noqa: BLE001
+        return True
+
+
+def _safe_test(limit_string: str, key: str) -> bool:
+    try:
+        return limiter.limiter.test(parse(limit_string), key)
+    except Exception:  # noqa: BLE001
+        return True

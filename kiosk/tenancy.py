@@ -1,0 +1,263 @@
+"""The current establishment, the automatic ORM filter and RLS session setup.
+
+Three layers keep one establishment's rows away from another's:
+
+1. Every ORM SELECT/UPDATE/DELETE touching a tenant model gets
+   ``establishment_id = <current>`` added by a ``do_orm_execute`` hook
+   (``with_loader_criteria``). With no current establishment the hook raises
+   ``TenantContextMissing``: a forgotten context fails loudly, it never reads
+   across tenants.
+2. New tenant rows are stamped with the current establishment on flush, and a
+   row for another establishment is refused.
+3. On Postgres, row-level security (see the initial migration) filters every
+   statement, raw SQL included, on ``app.establishment_id``, set per
+   transaction with ``set_config(..., true)``. The app connects, then
+   ``SET ROLE``s to a role that does not own the tables and has no BYPASSRLS.
+
+A few lookups must cross tenants by design: login by email, a device by its
+public id, a ticket by its tracking token, the payment sweeper. They run
+inside ``system_scope()``, which is explicit and greppable.
+"""
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator, TypeVar
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
+
+from kiosk.extensions import db
+
+_current: ContextVar[uuid.UUID | None] = ContextVar("kiosk_establishment", default=None)
+_system: ContextVar[bool] = ContextVar("kiosk_system_scope", default=False)
+
+T = TypeVar("T")
+
+
+class TenantContextMissing(RuntimeError):
+    """A tenant table was queried with no establishment in context."""
+
+
+class TenantMismatch(RuntimeError):
+    """A row for another establishment was about to be written."""
+
+
+class TenantMixin:
+    """Columns and marker for every row that belongs to one establishment."""
+
+    establishment_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("establishments.id", ondelete="CASCADE"), index=True, nullable=False,
+    )
+
+
+def current_establishment_id() -> uuid.UUID | None:
+    return _current.get()
+
+
+def require_establishment_id() -> uuid.UUID:
+    tid = _current.get()
+    if tid is None:
+        raise TenantContextMissing("no establishment in context")
+    return tid
+
+
+def set_current_establishment(establishment_id) -> object:
+    """Set the tenant for the rest of this context; returns a reset token."""
+    value = _as_uuid(establishment_id)
+    token = _current.set(value)
+    _apply_rls_now()
+    return token
+
+
+def reset_current_establishment(token) -> None:
+    _current.reset(token)
+
+
+@contextmanager
+def tenant_scope(establishment_id) -> Iterator[uuid.UUID]:
+    token = _current.set(_as_uuid(establishment_id))
+    _apply_rls_now()
+    try:
+        yield _current.get()
+    finally:
+        _current.reset(token)
+        _apply_rls_now()
+
+
+@contextmanager
+def system_scope() -> Iterator[None]:
+    """Cross-tenant access, for the few lookups that need it by design."""
+    token = _system.set(True)
+    _apply_rls_now()
+    try:
+        yield
+    finally:
+        _system.reset(token)
+        _apply_rls_now()
+
+
+def in_system_scope() -> bool:
+    return _system.get()
+
+
+def _as_uuid(value) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(str(value))
+
+
+def _tenant_classes(state) -> bool:
+    from kiosk.auth.models import Establishment
+
+    for mapper in state.all_mappers:
+        cls = mapper.class_
+        if issubclass(cls, TenantMixin) or cls is Establishment:
+            return True
+    return False
+
+
+def _filter_tenant_rows(state) -> None:
+    if state.is_column_load or not (state.is_select or state.is_update or state.is_delete):
+        return
+    if _system.get() or not _tenant_classes(state):
+        return
+    tid = _current.get()
+    if tid is None:
+        raise TenantContextMissing(
+            "query on a tenant table with no establishment in context; "
+            "set one with tenant_scope() or, if crossing tenants is intended, system_scope()"
+        )
+    from kiosk.auth.models import Establishment
+
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantMixin, lambda cls: cls.establishment_id == tid, include_aliases=True),
+        with_loader_criteria(Establishment, lambda cls: cls.id == tid, include_aliases=True),
+    )
+
+
+def _stamp_new_rows(session: Session, flush_context, instances) -> None:
+    tid = _current.get()
+    for obj in session.new:
+        if not isinstance(obj, TenantMixin):
+            continue
+        if obj.establishment_id is None:
+            if tid is None:
+                raise TenantContextMissing(f"new {type(obj).__name__} with no establishment in context")
+            obj.establishment_id = tid
+        elif tid is not None and obj.establishment_id != tid and not _system.get():
+            raise TenantMismatch(f"{type(obj).__name__} for another establishment")
+
+
+# --- Postgres row-level security -------------------------------------------
+
+_rls_sessions_enabled = False
+
+
+def _rls_settings() -> dict:
+    tid = _current.get()
+    return {"tid": str(tid) if tid else "", "system": "on" if _system.get() else "off"}
+
+
+_SET_RLS = sa.text(
+    "SELECT set_config('app.establishment_id', :tid, true), set_config('app.system', :system, true)"
+)
+
+
+def _set_rls_on_begin(session: Session, transaction, connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(_SET_RLS, _rls_settings())
+
+
+def _apply_rls_now() -> None:
+    """Scopes can change inside an open transaction: refresh the settings."""
+    if not _rls_sessions_enabled:
+        return
+    try:
+        session = db.session()
+    except RuntimeError:  # no app context
+        return
+    if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(_SET_RLS, _rls_settings())
+
+
+def init_tenancy(app: Flask) -> None:
+    global _rls_sessions_enabled
+    if not event.contains(Session, "do_orm_execute", _filter_tenant_rows):
+        event.listen(Session, "do_orm_execute", _filter_tenant_rows)
+        event.listen(Session, "before_flush", _stamp_new_rows)
+        event.listen(Session, "after_begin", _set_rls_on_begin)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        _rls_sessions_enabled = True
+        role = app.config["DB_APP_ROLE"]
+        with app.app_context():
+            engine = db.engine
+
+            @event.listens_for(engine, "connect")
+            def _drop_privileges(dbapi_connection, connection_record):  # noqa: ANN001
+                # The login role may own the tables (it runs migrations); the
+                # app itself runs as a role RLS applies to.
+                if app.config.get("DB_SKIP_APP_ROLE"):
+                    return
+                cursor = dbapi_connection.cursor()
+                try:
+                    cursor.execute(f'SET ROLE "{role}"')
+                finally:
+                    cursor.close()
+                dbapi_connection.commit()
+
+    @app.teardown_request
+    def _forget_tenant(exc=None) -> None:
+        _current.set(None)
+        _system.set(False)
+
+
+def get_or_404(model: type[T], ident, *, column=None) -> T:
+    """Load one row of the current tenant by id, or raise the contract's 404.
+
+    Malformed ids are 404 too: an id either names one of your rows or nothing.
+    """
+    from kiosk.errors import NotFound
+
+    column = column if column is not None else sa.inspect(model).primary_key[0]
+    if isinstance(column.type, sa.Uuid):
+        try:
+            ident = uuid.UUID(str(ident))
+        except (ValueError, TypeError, AttributeError):
+            raise NotFound() from None
+    row = db.session.execute(sa.select(model).where(column == ident)).scalar_one_or_none()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+# --- DDL used by migrations ---------------------------------------------------
+
+def enable_rls_sql(table: str, column: str = "establishment_id", app_role: str = "kiosk_app") -> list[str]:
+    """Statements that put one table under row-level security (Postgres)."""
+    predicate = (f"current_setting('app.system', true) = 'on' "
+                 f"OR {column}::text = current_setting('app.establishment_id', true)")
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"DROP POLICY IF EXISTS tenant_isolation ON {table}",
+        f"CREATE POLICY tenant_isolation ON {table} USING ({predicate}) WITH CHECK ({predicate})",
+        f'GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO "{app_role}"',
+    ]
+
+
+def create_app_role_sql(app_role: str = "kiosk_app") -> list[str]:
+    # Roles are cluster-wide; tolerate a concurrent creation by another database.
+    return [
+        f"""DO $$ BEGIN
+              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app_role}') THEN
+                CREATE ROLE "{app_role}" NOLOGIN NOBYPASSRLS;
+              END IF;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+            END $$""",
+        f'GRANT "{app_role}" TO CURRENT_USER',
+        f'GRANT USAGE ON SCHEMA public TO "{app_role}"',
+    ]

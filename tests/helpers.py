@@ -1,0 +1,64 @@
+"""Small helper objects for tests: a staff API client and a signing device."""
+from __future__ import annotations
+
+import json
+
+from kiosk.devices.signing import signed_headers
+
+from tests.factories import PASSWORD
+
+
+class ApiClient:
+    def __init__(self, client):
+        self.client = client
+        self.headers: dict[str, str] = {}
+
+    def login(self, email: str, password: str = PASSWORD):
+        response = self.client.post("/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.get_json()
+        self.headers = {"Authorization": "Bearer " + response.get_json()["access_token"]}
+        return response
+
+    def request(self, method: str, path: str, **kwargs):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+class DeviceClient:
+    """Signs every request exactly like the firmware (kiosk.devices.signing)."""
+
+    def __init__(self, client, device_id: str, secret_key: str):
+        self.client = client
+        self.device_id = device_id
+        self.secret_key = secret_key
+
+    def request(self, method: str, path: str, payload=None, *, body: bytes | None = None,
+                headers: dict | None = None, **sign_kwargs):
+        if body is None:
+            body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        signed = signed_headers(self.device_id, self.secret_key, method, path, body, **sign_kwargs)
+        all_headers = {**signed, **(headers or {})}
+        if body:
+            all_headers.setdefault("Content-Type", "application/json")
+        return self.client.open(path, method=method, data=body, headers=all_headers)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, payload=None, **kw):
+        return self.request("POST", path, payload, **kw)
