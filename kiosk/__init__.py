@@ -52,19 +52,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from kiosk.auth.routes import bp as auth_bp
-    from kiosk.dashboard.routes import bp as dashboard_bp
-    from kiosk.devices.routes import api_bp as devices_api_bp
-    from kiosk.devices.routes import iot_bp
-    from kiosk.display.routes import bp as display_bp
-    from kiosk.observability.routes import bp as observability_bp
-    from kiosk.payments.routes import bp as payments_bp
-    from kiosk.queues.routes import bp as queues_bp
-    from kiosk.stats.routes import bp as stats_bp
+    """Each domain's routes module lists its blueprints in ``blueprints``."""
+    import importlib
 
-    for blueprint in (auth_bp, iot_bp, devices_api_bp, payments_bp, queues_bp,
-                      display_bp, stats_bp, dashboard_bp, observability_bp):
-        app.register_blueprint(blueprint)
+    for domain in ("auth", "devices", "payments", "queues", "display", "stats", "dashboard", "observability"):
+        module = importlib.import_module(f"kiosk.{domain}.routes")
+        for blueprint in getattr(module, "blueprints", [module.bp] if hasattr(module, "bp") else []):
+            app.register_blueprint(blueprint)
 
 
 def announce_mode(app: Flask) -> None:

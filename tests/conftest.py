@@ -90,7 +90,7 @@ def app(database_url, redis_url):
 
     app = create_app(make_config(database_url, redis_url))
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
     yield app
     with app.app_context():
         from kiosk.extensions import db
