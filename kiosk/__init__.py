@@ -11,7 +11,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    # Front-end sources live in frontend/ and are served as /static/.
+    app = Flask(__name__, instance_relative_config=True, static_folder="../frontend", static_url_path="/static")
     app.config.update(build_config(app.instance_path, config))
     from kiosk.observability.logging import configure_logging
 

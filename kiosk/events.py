@@ -1,6 +1,19 @@
 """Side effects that run only after a commit: cache invalidation and the
 queue event that displays and tracking pages listen to.
 
+Events on ``est:<establishment_id>:events`` are JSON objects with a ``type``
+and a ``seq`` (per establishment, increasing, assigned here by Redis INCR so
+that every web process forwards the same numbers and a listener can see a
+gap). Types published by the services:
+
+- ``{"type": "ticket", "ticket_id", "queue_id", "code", "kind", "status", "counter"}``
+  on every ticket change (issue, call, recall, serve, no-show, cancel);
+- ``{"type": "called", "ticket": {"ticket_id", "code", "kind", "counter", "queue_id"}}``
+  on call-next and recall (the TV announces it);
+- ``{"type": "queue", "queue_id", "waiting": <count>}`` when a waiting list changes;
+- ``{"type": "payment", "transaction_id", "status", "ticket_id"}`` when a payment ends;
+- ``{"type": "theme", "theme": {...}}`` when the establishment's theme changes.
+
 A failure here is logged and swallowed: it must never roll back or fail the
 payment or ticket change that caused it.
 """
@@ -22,6 +35,10 @@ _KEY = "kiosk_after_commit"
 
 def channel_for(establishment_id) -> str:
     return f"est:{establishment_id}:events"
+
+
+def seq_key(establishment_id) -> str:
+    return f"est:{establishment_id}:seq"
 
 
 def after_commit(callback: Callable[[], None]) -> None:
@@ -47,6 +64,7 @@ def _drop_after_rollback(session: Session) -> None:
 def publish(establishment_id, payload: dict) -> None:
     """Publish one event on the establishment's channel; never raises."""
     try:
+        payload = {**payload, "seq": redis_client.incr(seq_key(establishment_id))}
         redis_client.publish(channel_for(establishment_id), json.dumps(payload, default=str))
     except Exception:  # noqa: BLE001
         log.warning("event publish failed", extra={"establishment_id": str(establishment_id)})
