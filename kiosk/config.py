@@ -102,6 +102,8 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") != "0",
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_STRATEGY": "moving-window",
+        # Loose per-IP ceiling before authentication (a whole NAT'd fleet shares an IP).
+        "RATELIMIT_DEFAULT": env.get("RATELIMIT_IP_DEFAULT", "3000/minute"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Callable
 
 from sqlalchemy import event
@@ -64,7 +65,8 @@ def _drop_after_rollback(session: Session) -> None:
 def publish(establishment_id, payload: dict) -> None:
     """Publish one event on the establishment's channel; never raises."""
     try:
-        payload = {**payload, "seq": redis_client.incr(seq_key(establishment_id))}
+        # sent_at lets a screen (and the load test) measure call-to-screen latency.
+        payload = {**payload, "seq": redis_client.incr(seq_key(establishment_id)), "sent_at": time.time()}
         redis_client.publish(channel_for(establishment_id), json.dumps(payload, default=str))
     except Exception:  # noqa: BLE001
         log.warning("event publish failed", extra={"establishment_id": str(establishment_id)})
