@@ -1,0 +1,332 @@
+"""Kiosk load test: kiosks paying, staff calling, TVs holding WebSockets.
+
+Run through scripts/loadtest (it starts the stack and seeds). Scenario by
+LOAD_SCENARIO:
+- baseline: 500 HTTP requests/min in total + 100 display WebSockets, 5 min;
+- step: raises HTTP users and WebSockets step by step until a threshold
+  breaks (p95 > 500 ms, errors > 1 %, or payment-to-CONFIRMED lag growing).
+
+Every identity (device, user) stays under the contract's 100 requests/min
+limit, as in real life: load grows by adding kiosks and staff, not by
+hammering one of each.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+import uuid
+
+import gevent
+from locust import LoadTestShape, User, between, constant_throughput, events, task
+from locust.contrib.fasthttp import FastHttpUser
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from kiosk.devices.signing import signed_headers  # noqa: E402 - the project's one signer
+
+log = logging.getLogger("kiosk.load")
+
+SEED = json.load(open(os.environ.get("LOAD_SEED", "reports/seed.json")))
+SCENARIO = os.environ.get("LOAD_SCENARIO", "baseline")
+REPORT_DIR = os.environ.get("LOAD_REPORT_DIR", "reports")
+
+# Per-user request rate: every identity stays well under 100/min.
+DEVICE_RPS = float(os.environ.get("LOAD_DEVICE_RPS", "0.5"))
+STAFF_RPS = float(os.environ.get("LOAD_STAFF_RPS", "0.5"))
+
+_devices = itertools.cycle([(e, d) for e in SEED["establishments"] for d in e["devices"]])
+_agents = itertools.cycle([(e, a) for e in SEED["establishments"] for a in e["agents"]])
+_managers = itertools.cycle([(e, m) for e in SEED["establishments"] for m in e["managers"]])
+_displays = itertools.cycle([(e, t) for e in SEED["establishments"] for t in e["displays"]])
+_lock = threading.Lock()
+
+POSTED: list[str] = []          # every transaction id a device sent (checked after the run)
+PAYMENT_LAGS: list[tuple[float, float]] = []  # (when confirmed, seconds from first post to CONFIRMED)
+
+
+def _take(cycle):
+    with _lock:
+        return next(cycle)
+
+
+class DeviceUser(FastHttpUser):
+    """A kiosk: a coin goes in, it posts the payment (retrying like the
+    firmware: same transaction_id, fresh nonce), then polls for the ticket."""
+
+    weight = 5
+    wait_time = constant_throughput(DEVICE_RPS)
+
+    def on_start(self):
+        self.establishment, device = _take(_devices)
+        self.device_id, self.secret = device["device_id"], device["secret_key"]
+
+    def _signed(self, method: str, path: str, body: bytes = b"", name: str | None = None):
+        headers = signed_headers(self.device_id, self.secret, method, path, body)
+        if body:
+            headers["Content-Type"] = "application/json"
+        return self.client.request(method, path, data=body or None, headers=headers, name=name or path,
+                                   catch_response=True)
+
+    @task(3)
+    def pay(self):
+        transaction_id = str(uuid.uuid4())
+        body = json.dumps({"transaction_id": transaction_id, "amount": self.establishment["vip_price"]}).encode()
+        started = time.time()
+        POSTED.append(transaction_id)
+        for attempt in range(6):
+            with self._signed("POST", "/iot/payments", body) as response:
+                if response.status_code in (200, 202):
+                    response.success()
+                    break
+                if response.status_code in (429, 503) or response.status_code >= 500 or response.status_code == 0:
+                    response.failure(f"retryable {response.status_code}")
+                    gevent.sleep(min(8, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0))
+                    continue
+                response.failure(f"refused {response.status_code}")
+                return
+        self._wait_confirmed(transaction_id, started)
+
+    def _wait_confirmed(self, transaction_id: str, started: float) -> None:
+        path = f"/iot/payments/{transaction_id}"
+        for _ in range(40):
+            with self._signed("GET", path, name="/iot/payments/[id]") as response:
+                status = (response.json() or {}).get("status") if response.status_code == 200 else None
+                if response.status_code == 200:
+                    response.success()
+                else:
+                    response.failure(f"status {response.status_code}")
+            if status in ("CONFIRMED", "FAILED"):
+                lag = time.time() - started
+                PAYMENT_LAGS.append((time.time(), lag))
+                events.request.fire(request_type="PAYMENT", name="post_to_" + status.lower(),
+                                    response_time=lag * 1000, response_length=0, exception=None, context={})
+                return
+            gevent.sleep(1 / max(DEVICE_RPS, 0.1))
+        events.request.fire(request_type="PAYMENT", name="post_to_confirmed", response_time=(time.time() - started)
+                            * 1000, response_length=0, exception=RuntimeError("not final after polling"),
+                            context={})
+
+    @task(1)
+    def free_ticket(self):
+        body = json.dumps({"request_id": str(uuid.uuid4())}).encode()
+        with self._signed("POST", "/iot/tickets", body) as response:
+            if response.status_code in (200, 201):
+                response.success()
+            else:
+                response.failure(f"status {response.status_code}")
+
+
+class StaffUser(FastHttpUser):
+    """An agent at a counter: call next, serve, look at the queue."""
+
+    weight = 4
+    wait_time = constant_throughput(STAFF_RPS)
+
+    def on_start(self):
+        self.establishment, email = _take(_agents)
+        self.counter = str(random.randint(1, 9))
+        self.current = None
+        self._login(email)
+
+    def _login(self, email: str) -> None:
+        response = self.client.post("/auth/login", json={"email": email, "password": SEED["password"]})
+        token = response.json()["access_token"] if response.status_code == 200 else ""
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    @property
+    def queue_id(self) -> str:
+        return random.choice(self.establishment["queues"])
+
+    @task(3)
+    def call_next_and_serve(self):
+        if self.current:
+            self.client.post(f"/api/tickets/{self.current}/serve", headers=self.headers,
+                             name="/api/tickets/[id]/serve")
+            self.current = None
+            return
+        response = self.client.post(f"/api/queues/{self.queue_id}/call-next", json={"counter": self.counter},
+                                    headers=self.headers, name="/api/queues/[id]/call-next")
+        if response.status_code == 200:
+            self.current = response.json()["ticket_id"]
+
+    @task(2)
+    def issue_standard(self):
+        self.client.post(f"/api/queues/{self.queue_id}/tickets", json={"kind": "STANDARD"}, headers=self.headers,
+                         name="/api/queues/[id]/tickets")
+
+    @task(2)
+    def look_at_queue(self):
+        self.client.get(f"/api/queues/{self.queue_id}", headers=self.headers, name="/api/queues/[id]")
+
+
+class ManagerUser(FastHttpUser):
+    """A manager watching revenue."""
+
+    weight = 1
+    wait_time = constant_throughput(STAFF_RPS / 2)
+
+    def on_start(self):
+        self.establishment, email = _take(_managers)
+        response = self.client.post("/auth/login", json={"email": email, "password": SEED["password"]})
+        token = response.json()["access_token"] if response.status_code == 200 else ""
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    @task
+    def revenue(self):
+        today = time.strftime("%Y-%m-%d")
+        month_start = time.strftime("%Y-%m-01")
+        self.client.get(f"/stats/revenue/daily?from={month_start}&to={today}", headers=self.headers,
+                        name="/stats/revenue/daily")
+        self.client.get(f"/stats/vip/count?from={month_start}&to={today}", headers=self.headers,
+                        name="/stats/vip/count")
+
+
+class DisplayUser(User):
+    """A TV: holds the WebSocket, answers pings, measures call-to-screen latency."""
+
+    weight = 0  # spawned by the shape's user_classes, never by weight
+    wait_time = between(1, 1)
+
+    def on_start(self):
+        import websocket
+
+        _est, token = _take(_displays)
+        url = self.host.replace("http", "ws", 1) + f"/ws/display/{token}"
+        started = time.time()
+        try:
+            self.ws = websocket.create_connection(url, timeout=30)
+            events.request.fire(request_type="WS", name="connect", response_time=(time.time() - started) * 1000,
+                                response_length=0, exception=None, context={})
+        except Exception as exc:  # noqa: BLE001
+            self.ws = None
+            events.request.fire(request_type="WS", name="connect", response_time=0, response_length=0,
+                                exception=exc, context={})
+
+    @task
+    def listen(self):
+        if self.ws is None:
+            gevent.sleep(5)
+            return
+        try:
+            raw = self.ws.recv()
+        except Exception as exc:  # noqa: BLE001
+            events.request.fire(request_type="WS", name="receive", response_time=0, response_length=0,
+                                exception=exc, context={})
+            self.ws = None
+            return
+        message = json.loads(raw)
+        kind = message.get("type")
+        if kind == "ping":
+            self.ws.send(json.dumps({"type": "pong", "t": message.get("t")}))
+        elif kind == "called" and message.get("sent_at"):
+            events.request.fire(request_type="WS", name="call_to_screen",
+                                response_time=(time.time() - message["sent_at"]) * 1000,
+                                response_length=len(raw), exception=None, context={})
+        events.request.fire(request_type="WS", name="message:" + str(kind), response_time=0,
+                            response_length=len(raw), exception=None, context={})
+
+    def on_stop(self):
+        if self.ws is not None:
+            self.ws.close()
+
+
+# --- shapes -------------------------------------------------------------------
+
+DISPLAYS = int(os.environ.get("LOAD_DISPLAYS", "100" if SCENARIO == "baseline" else "1000"))
+DisplayUser.fixed_count = DISPLAYS
+
+
+def http_users_for(requests_per_second: float) -> int:
+    """HTTP users needed for a target rate (each user runs at a constant throughput)."""
+    weights = {DeviceUser: 5, StaffUser: 4, ManagerUser: 1}
+    # A device task is one POST plus ~2 status polls; managers send 2 requests a task.
+    rates = {DeviceUser: DEVICE_RPS * 2.5, StaffUser: STAFF_RPS, ManagerUser: STAFF_RPS}
+    per_user = sum(weights[c] * rates[c] for c in weights) / sum(weights.values())
+    return max(1, round(requests_per_second / per_user))
+
+
+class KioskShape(LoadTestShape):
+    """baseline: 500 requests/min for LOAD_DURATION s; step: LOAD_STEPS_RPS, LOAD_STEP_SECONDS each."""
+
+    def tick(self):
+        run_time = self.get_run_time()
+        if SCENARIO == "baseline":
+            if run_time > int(os.environ.get("LOAD_DURATION", "300")):
+                return None
+            return (http_users_for(500 / 60) + DISPLAYS, 50)
+        steps = [float(x) for x in os.environ.get("LOAD_STEPS_RPS", "50,100,200,400,600,833,1000,1200").split(",")]
+        step = int(run_time // int(os.environ.get("LOAD_STEP_SECONDS", "60")))
+        if step >= len(steps) or THRESHOLDS.breached:
+            return None
+        THRESHOLDS.current_step_rps = steps[step]
+        return (http_users_for(steps[step]) + DISPLAYS, 100)
+
+
+# --- thresholds -----------------------------------------------------------------
+
+class Thresholds:
+    """Checked every 5 s on the last 10 s window; a breach ends the run non-zero."""
+
+    p95_ms = float(os.environ.get("LOAD_P95_MS", "500"))
+    error_ratio = float(os.environ.get("LOAD_ERROR_RATIO", "0.01"))
+
+    def __init__(self) -> None:
+        self.breached: str | None = None
+        self.current_step_rps = 0.0
+        self.lag_medians: list[float] = []
+        self.log: list[dict] = []
+
+    def check(self, environment) -> None:
+        stats = environment.runner.stats
+        http = [e for e in stats.entries.values() if e.method not in ("WS", "PAYMENT")]
+        requests = sum(e.num_requests for e in http)
+        failures = sum(e.num_failures for e in http)
+        p95 = stats.total.get_current_response_time_percentile(0.95) or 0
+        recent = [lag for when, lag in PAYMENT_LAGS if when > time.time() - 15]
+        lag = statistics.median(recent) if recent else 0.0
+        self.lag_medians.append(lag)
+        row = {"t": round(environment.runner.stats.total.last_request_timestamp or 0), "step_rps":
+               self.current_step_rps, "users": environment.runner.user_count, "current_rps":
+               round(stats.total.current_rps, 1), "p95_ms": p95, "failures": failures, "requests": requests,
+               "payment_lag_median_s": round(lag, 3)}
+        self.log.append(row)
+        if requests > 200 and p95 > self.p95_ms:
+            self.breached = f"p95 {p95} ms > {self.p95_ms} ms at {self.current_step_rps} req/s target"
+        elif requests > 200 and failures / requests > self.error_ratio:
+            self.breached = f"error rate {failures / requests:.2%} > {self.error_ratio:.0%}"
+        elif len(self.lag_medians) >= 6 and lag > 2.0 and all(
+                b > a for a, b in zip(self.lag_medians[-6:], self.lag_medians[-5:])):
+            self.breached = f"payment-to-CONFIRMED lag keeps growing ({lag:.1f} s)"
+        if self.breached:
+            log.error("threshold breached: %s", self.breached)
+
+
+THRESHOLDS = Thresholds()
+
+
+@events.init.add_listener
+def _start_monitor(environment, **_kwargs):
+    def loop():
+        while True:
+            gevent.sleep(5)
+            if environment.runner is not None and environment.runner.user_count:
+                THRESHOLDS.check(environment)
+
+    gevent.spawn(loop)
+
+
+@events.quitting.add_listener
+def _report(environment, **_kwargs):
+    os.makedirs(REPORT_DIR, exist_ok=True)
+    with open(os.path.join(REPORT_DIR, f"{SCENARIO}_posted_transactions.txt"), "w") as f:
+        f.write("\n".join(POSTED))
+    with open(os.path.join(REPORT_DIR, f"{SCENARIO}_thresholds.json"), "w") as f:
+        json.dump({"breached": THRESHOLDS.breached, "windows": THRESHOLDS.log}, f, indent=1)
+    if THRESHOLDS.breached:
+        environment.process_exit_code = 1

@@ -1,0 +1,43 @@
+"""Sample CPU and memory of the stack's processes every few seconds into a CSV.
+
+Usage: python locustfiles/monitor.py reports/resources.csv name=PID [name=PID ...]
+Children (gunicorn and celery workers) are summed into their parent's row.
+"""
+from __future__ import annotations
+
+import csv
+import sys
+import time
+
+import psutil
+
+
+def main() -> None:
+    out = sys.argv[1]
+    targets = {name: psutil.Process(int(pid)) for name, pid in (a.split("=") for a in sys.argv[2:])}
+    with open(out, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["time", "process", "cpu_percent", "rss_mb", "processes"])
+        procs = {}
+        while True:
+            now = round(time.time())
+            for name, parent in targets.items():
+                try:
+                    family = [parent] + parent.children(recursive=True)
+                except psutil.NoSuchProcess:
+                    continue
+                cpu = rss = 0.0
+                for p in family:
+                    try:
+                        p = procs.setdefault(p.pid, p)
+                        cpu += p.cpu_percent(None)
+                        rss += p.memory_info().rss
+                    except psutil.NoSuchProcess:
+                        pass
+                writer.writerow([now, name, round(cpu, 1), round(rss / 2**20, 1), len(family)])
+            f.flush()
+            time.sleep(5)
+
+
+if __name__ == "__main__":
+    main()
