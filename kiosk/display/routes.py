@@ -1,3 +1,143 @@
-from flask import Blueprint
+"""Displays: the managers' API, the TV page, its poll fallback and WebSocket."""
+from __future__ import annotations
 
-bp = Blueprint("display", __name__)
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from flask import (Blueprint, Response, abort, current_app, g, render_template, request,
+                   send_from_directory)
+
+from kiosk.auth.access import manager_required
+from kiosk.display import services
+from kiosk.display.protocol import serve_display
+from kiosk.display.schemas import DisplayCreatedSchema, DisplayLabelSchema, DisplaySchema
+from kiosk.errors import NotFound
+from kiosk.extensions import sock
+from kiosk.web import json_body
+
+api_bp = Blueprint("display_api", __name__, url_prefix="/api/displays")
+public_bp = Blueprint("display", __name__)
+blueprints = [api_bp, public_bp]
+
+FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
+ASSETS = ("display/waiting-display.css", "display/waiting-display.js", "sounds/call-standard.wav",
+          "sounds/call-vip.wav")
+
+
+def _base_url() -> str:
+    return current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+
+
+# --- managers ------------------------------------------------------------------------
+
+@api_bp.post("")
+@manager_required
+def create_display() -> tuple[dict, int]:
+    data = DisplayLabelSchema().load(json_body())
+    display = services.create_display(data["label"])
+    payload = {"id": display.id, "token": display.token, "label": display.label,
+               "url": services.display_url(display.token, _base_url())}
+    return DisplayCreatedSchema().dump(payload), 201
+
+
+@api_bp.get("")
+@manager_required
+def list_displays() -> dict:
+    return {"displays": DisplaySchema(many=True).dump(services.describe_all(_base_url()))}
+
+
+@api_bp.get("/<display_id>")
+@manager_required
+def get_display(display_id: str) -> dict:
+    display = services.get_display(display_id)
+    return DisplaySchema().dump(services.describe(display, services.current_establishment(), _base_url()))
+
+
+@api_bp.patch("/<display_id>")
+@manager_required
+def rename_display(display_id: str) -> dict:
+    services.get_display(display_id)  # another tenant's id is a 404 before any 400
+    data = DisplayLabelSchema().load(json_body())
+    display = services.rename_display(display_id, data["label"])
+    return DisplaySchema().dump(services.describe(display, services.current_establishment(), _base_url()))
+
+
+@api_bp.post("/<display_id>/revoke")
+@manager_required
+def revoke_display(display_id: str) -> dict:
+    display = services.revoke_display(display_id)
+    return DisplaySchema().dump(services.describe(display, services.current_establishment(), _base_url()))
+
+
+# --- the TV ------------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def asset_version(relative: str) -> str:
+    """A content hash, so a TV and its service worker never mix old and new files."""
+    try:
+        return hashlib.sha256((FRONTEND / relative).read_bytes()).hexdigest()[:10]
+    except OSError:
+        return "0"
+
+
+def _asset_url(relative: str) -> str:
+    return f"/static/{relative}?v={asset_version(relative)}"
+
+
+@public_bp.before_request
+def _resolve_socket_token() -> None:
+    # flask-sock completes the handshake before the view runs: refuse an
+    # unknown or revoked token here, while a plain 404 is still possible.
+    if request.endpoint != "display.display_socket":
+        return
+    ref = services.resolve_token((request.view_args or {}).get("token", ""))
+    if ref is None:
+        raise NotFound()
+    g.display_ref = ref
+    # No permessage-deflate: a zlib context per TV costs ~300 KB for frames
+    # of a few hundred bytes. Without the offer, none is negotiated.
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+
+@sock.route("/ws/display/<token>", bp=public_bp)
+def display_socket(ws, token: str) -> None:
+    serve_display(ws, g.display_ref, current_app._get_current_object())
+
+
+@public_bp.get("/display/sw.js")
+def service_worker() -> Response:
+    response = send_from_directory(FRONTEND / "display", "sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/display/"
+    return response
+
+
+@public_bp.get("/display/<token>")
+def display_page(token: str) -> Response:
+    ref = services.resolve_token(token)
+    if ref is None:
+        abort(404)
+    g.establishment_locale = ref.locale
+    g.establishment_timezone = ref.timezone
+    config = current_app.config
+    html = render_template(
+        "display/display.html", ref=ref, token=token,
+        css_url=_asset_url(ASSETS[0]), js_url=_asset_url(ASSETS[1]),
+        assets=" ".join(_asset_url(a) for a in ASSETS),
+        stale_seconds=config.get("DISPLAY_STALE_SECONDS", 45),
+        poll_seconds=config.get("DISPLAY_POLL_SECONDS", 5),
+        reload_hour=config.get("DISPLAY_RELOAD_HOUR", 3),
+    )
+    # The service worker goes to the network first and keeps a copy for offline boots.
+    return Response(html, headers={"Cache-Control": "no-cache"})
+
+
+@public_bp.get("/display/<token>/state.json")
+def display_state(token: str) -> Response:
+    ref = services.resolve_token(token)
+    if ref is None:
+        raise NotFound()
+    services.record_heartbeat(ref.id, ref.establishment_id)
+    text, _seq = services.snapshot_json(ref.establishment_id)
+    return Response(text, mimetype="application/json", headers={"Cache-Control": "no-store"})

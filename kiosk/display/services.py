@@ -1,14 +1,329 @@
-"""Displays (TV screens): tokens, state snapshots, heartbeats."""
+"""Displays (TV screens): tokens, health, heartbeats and the state they show.
+
+The snapshot built here is the one source of what a TV shows: the WebSocket
+sends it on connect and on resync, ``state.json`` returns it to polling
+screens, and the fan-out hub pushes a fresh one after queue changes.
+"""
 from __future__ import annotations
 
+import json
+import logging
+import re
 import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from kiosk.auth.models import Establishment, utcnow
+from kiosk.display.hours import is_open
 from kiosk.display.models import Display
-from kiosk.extensions import db
+from kiosk.events import after_commit, publish, seq_key
+from kiosk.extensions import db, redis_client
+from kiosk.queues.models import Queue, Ticket
+from kiosk.queues.services import local_day
+from kiosk.tenancy import get_or_404, system_scope, tenant_scope
 
+log = logging.getLogger(__name__)
+
+QUIET_AFTER_SECONDS = 120
+HEARTBEAT_WRITE_SECONDS = 60
+NEXT_TICKETS = 5
+RECENT_CALLS = 8
+SNAPSHOT_MEMO_SECONDS = 2.0
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+DEFAULT_THEME = {"primary": "#0b3d91", "accent": "#ffb400", "vip": "#c8102e", "logo_url": None,
+                 "sound": "chime"}
+REVOKED_EVENT = "display_revoked"
+
+
+# --- management (manager API) ----------------------------------------------------
 
 def create_display(label: str) -> Display:
     display = Display(label=label, token=secrets.token_urlsafe(24))
     db.session.add(display)
     db.session.commit()
     return display
+
+
+def list_displays() -> list[Display]:
+    return list(db.session.scalars(sa.select(Display).order_by(Display.created_at)))
+
+
+def get_display(display_id) -> Display:
+    """:raise NotFound: unknown id, or another establishment's display."""
+    return get_or_404(Display, display_id)
+
+
+def rename_display(display_id, label: str) -> Display:
+    display = get_display(display_id)
+    display.label = label
+    db.session.commit()
+    return display
+
+
+def revoke_display(display_id) -> Display:
+    """Revoke the token for good: page, state.json and WebSocket answer 404.
+
+    Idempotent. Screens connected right now are dropped through the event
+    bus (every web process sees it), with the heartbeat check as a backstop.
+    """
+    display = get_display(display_id)
+    if display.revoked_at is None:
+        display.revoked_at = utcnow()
+        establishment_id, revoked_id = display.establishment_id, str(display.id)
+        after_commit(lambda: publish(establishment_id, {"type": REVOKED_EVENT, "display_id": revoked_id}))
+        db.session.commit()
+        _heartbeat_written.pop(display.id, None)
+    return display
+
+
+def display_url(token: str, base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/display/{token}"
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def display_health(display: Display, establishment: Establishment, now: datetime | None = None) -> dict:
+    """Status of one screen for the dashboard.
+
+    ``live``: heard from within 2 minutes; ``quiet``: not since; ``never``:
+    never connected; ``revoked``. A warning is raised for a quiet screen
+    during opening hours only (a TV switched off at night is normal). A
+    display that never connected gets no warning: it may be a spare.
+    """
+    now = now or datetime.now(timezone.utc)
+    last = _aware(display.last_heartbeat)
+    open_now = is_open(establishment.opening_hours, establishment.timezone, now)
+    health = {"status": "never", "quiet_for_seconds": None, "open_now": open_now,
+              "warning": None, "warning_message": None}
+    if display.revoked_at is not None:
+        health["status"] = "revoked"
+        return health
+    if last is None:
+        return health
+    quiet_for = max(0, int((now - last).total_seconds()))
+    health["quiet_for_seconds"] = quiet_for
+    health["status"] = "live" if quiet_for <= QUIET_AFTER_SECONDS else "quiet"
+    if health["status"] == "quiet" and open_now:
+        health["warning"] = "quiet_during_opening_hours"
+        health["warning_message"] = str(_l("This screen has not been heard from for %(minutes)d minutes "
+                                           "during opening hours.", minutes=quiet_for // 60))
+    return health
+
+
+def current_establishment() -> Establishment:
+    return db.session.execute(sa.select(Establishment)).scalar_one()
+
+
+def describe(display: Display, establishment: Establishment, base_url: str, now: datetime | None = None) -> dict:
+    """A display as managers see it: its URL and its health."""
+    return {"id": display.id, "label": display.label, "token": display.token,
+            "url": display_url(display.token, base_url), "last_heartbeat": _aware(display.last_heartbeat),
+            "created_at": _aware(display.created_at), "revoked_at": _aware(display.revoked_at),
+            **display_health(display, establishment, now)}
+
+
+def describe_all(base_url: str) -> list[dict]:
+    establishment = current_establishment()
+    now = datetime.now(timezone.utc)
+    return [describe(d, establishment, base_url, now) for d in list_displays()]
+
+
+# --- public side (token holders) ---------------------------------------------------
+
+@dataclass(frozen=True)
+class DisplayRef:
+    """What a request needs to know about a display, detached from the session."""
+
+    id: uuid.UUID
+    establishment_id: uuid.UUID
+    label: str
+    establishment_name: str
+    locale: str
+    timezone: str
+
+
+def resolve_token(token: str) -> DisplayRef | None:
+    """The active display holding ``token``, or None (unknown or revoked)."""
+    if not _TOKEN_SHAPE.match(token or ""):
+        return None
+    with system_scope():
+        row = db.session.execute(
+            sa.select(Display, Establishment)
+            .join(Establishment, Establishment.id == Display.establishment_id)
+            .where(Display.token == token, Display.revoked_at.is_(None))
+        ).first()
+    if row is None:
+        return None
+    display, establishment = row
+    return DisplayRef(id=display.id, establishment_id=display.establishment_id, label=display.label,
+                      establishment_name=establishment.name, locale=establishment.locale,
+                      timezone=establishment.timezone)
+
+
+# Per process: when each display's heartbeat was last written. A TV answers a
+# ping every 15 s; writing each one would cost 4 UPDATEs a minute per screen.
+_heartbeat_written: dict[uuid.UUID, float] = {}
+
+
+def record_heartbeat(display_id: uuid.UUID, establishment_id: uuid.UUID, *, force: bool = False) -> bool:
+    """Note that a screen is alive, at most once a minute per process.
+
+    Returns False when the display has been revoked (the caller drops it).
+    A database failure is logged and treated as alive: a Postgres outage
+    must not disconnect every TV.
+    """
+    now = time.monotonic()
+    last = _heartbeat_written.get(display_id)
+    if not force and last is not None and now - last < HEARTBEAT_WRITE_SECONDS:
+        return True
+    try:
+        with tenant_scope(establishment_id):
+            result = db.session.execute(
+                sa.update(Display).where(Display.id == display_id, Display.revoked_at.is_(None))
+                .values(last_heartbeat=utcnow())
+            )
+            db.session.commit()
+    except Exception:  # noqa: BLE001
+        db.session.rollback()
+        log.warning("display heartbeat not recorded", extra={"display_id": str(display_id)})
+        return True
+    _heartbeat_written[display_id] = now
+    return result.rowcount > 0
+
+
+def current_seq(establishment_id) -> int:
+    """The establishment's last event number; 0 when Redis cannot say.
+
+    Read *before* the database, so every event numbered up to it is already
+    reflected in what is read next (events are numbered after commit).
+    """
+    try:
+        value = redis_client.get(seq_key(establishment_id))
+        return int(value) if value else 0
+    except Exception:  # noqa: BLE001 - a snapshot must work without Redis
+        return 0
+
+
+def theme_for(establishment: Establishment) -> dict:
+    """The establishment's theme over safe defaults (colours must be hex)."""
+    stored = establishment.theme if isinstance(establishment.theme, dict) else {}
+    theme = dict(DEFAULT_THEME)
+    for key in ("primary", "accent", "vip"):
+        value = stored.get(key) or stored.get(f"{key}_color") or stored.get(f"{key}_colour")
+        if isinstance(value, str) and _HEX_COLOUR.match(value):
+            theme[key] = value
+    logo = stored.get("logo_url")
+    if isinstance(logo, str) and logo.startswith(("https://", "/")):
+        theme["logo_url"] = logo
+    if isinstance(stored.get("sound"), str):
+        theme["sound"] = stored["sound"]
+    theme["speech"] = bool(stored.get("speech", False))
+    return theme
+
+
+def _iso(moment: datetime | None) -> str | None:
+    moment = _aware(moment)
+    return moment.isoformat() if moment else None
+
+
+def _ticket_brief(ticket: Ticket) -> dict:
+    return {"ticket_id": str(ticket.id), "code": ticket.code, "kind": ticket.kind, "vip": ticket.kind == "VIP",
+            "queue_id": str(ticket.queue_id)}
+
+
+def _next_tickets(queue_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Ticket]]:
+    """The next waiting tickets of each queue, VIP first then oldest first.
+
+    An approximation of the calling rule (which also caps VIP streaks and
+    promotes long-waiting standard tickets); the TV only shows a few.
+    """
+    result: dict[uuid.UUID, list[Ticket]] = {qid: [] for qid in queue_ids}
+    for queue_id in queue_ids:
+        rows = db.session.scalars(
+            sa.select(Ticket).where(Ticket.queue_id == queue_id, Ticket.status == "WAITING")
+            .order_by((Ticket.kind == "VIP").desc(), Ticket.created_at).limit(NEXT_TICKETS)
+        )
+        result[queue_id] = list(rows)
+    return result
+
+
+def build_snapshot(establishment_id) -> dict:
+    """Everything a TV shows, as of the returned ``seq``."""
+    seq = current_seq(establishment_id)
+    with tenant_scope(establishment_id):
+        establishment = current_establishment()
+        queues = list(db.session.scalars(
+            sa.select(Queue).where(Queue.active.is_(True)).order_by(Queue.created_at)))
+        queue_ids = [q.id for q in queues]
+        waiting = dict(db.session.execute(
+            sa.select(Ticket.queue_id, sa.func.count()).where(Ticket.status == "WAITING")
+            .group_by(Ticket.queue_id)).all())
+        upcoming = _next_tickets(queue_ids)
+        today = local_day(establishment)
+        called = list(db.session.scalars(
+            sa.select(Ticket).where(Ticket.queue_id.in_(queue_ids) if queue_ids else sa.false(),
+                                    Ticket.service_day == today, Ticket.called_at.is_not(None))
+            .order_by(Ticket.called_at.desc()).limit(50)))
+        snapshot = {
+            "type": "snapshot",
+            "seq": seq,
+            "server_time": time.time(),
+            "ping_interval": current_app.config.get("DISPLAY_PING_SECONDS", 15),
+            "establishment": {"id": str(establishment.id), "name": establishment.name,
+                              "timezone": establishment.timezone, "locale": establishment.locale},
+            "theme": theme_for(establishment),
+            "queues": [{"id": str(q.id), "name": q.name, "prefix": q.prefix, "waiting": waiting.get(q.id, 0),
+                        "next": [_ticket_brief(t) for t in upcoming[q.id]]} for q in queues],
+            "now_serving": _now_serving(called),
+            "recent_calls": [{**_ticket_brief(t), "counter": t.counter, "called_at": _iso(t.called_at),
+                              "call_count": t.call_count} for t in called[:RECENT_CALLS]],
+        }
+    return snapshot
+
+
+def _now_serving(called: list[Ticket]) -> list[dict]:
+    """The ticket each counter is serving: its latest call, if still CALLED."""
+    latest: dict[str, Ticket] = {}
+    for ticket in called:  # newest first
+        latest.setdefault(ticket.counter or "", ticket)
+    serving = [t for t in latest.values() if t.status == "CALLED"]
+    serving.sort(key=lambda t: _natural_key(t.counter or ""))
+    return [{**_ticket_brief(t), "counter": t.counter, "called_at": _iso(t.called_at)} for t in serving]
+
+
+def _natural_key(text: str) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+# Per process, per establishment: the last snapshot as JSON, reused while its
+# seq is current and it is under 2 s old, so a reconnect storm (a web process
+# restarted under 1,000 TVs) costs one build per establishment, not 1,000.
+_memo: dict[uuid.UUID, tuple[int, float, str]] = {}
+_memo_lock = threading.Lock()
+
+
+def snapshot_json(establishment_id) -> tuple[str, int]:
+    """The snapshot serialised once, with its seq."""
+    key = uuid.UUID(str(establishment_id))
+    seq = current_seq(key)
+    hit = _memo.get(key)
+    if hit and hit[0] == seq and time.monotonic() - hit[1] < SNAPSHOT_MEMO_SECONDS and seq:
+        return hit[2], seq
+    snapshot = build_snapshot(key)
+    text = json.dumps(snapshot, separators=(",", ":"), default=str)
+    with _memo_lock:
+        _memo[key] = (snapshot["seq"], time.monotonic(), text)
+    return text, snapshot["seq"]

@@ -1,0 +1,65 @@
+"""Opening hours: when a quiet TV deserves a warning.
+
+``Establishment.opening_hours`` is a JSON object keyed by weekday (``mon`` ..
+``sun``), in the establishment's local time. A day holds one interval
+``["08:00", "18:00"]`` or several ``[["08:00", "12:00"], ["14:00", "18:00"]]``;
+an absent day (or ``[]``) is closed. An interval whose end is not after its
+start runs past midnight (``["20:00", "02:00"]``). An empty object means the
+default below: most walk-in establishments open on weekday and Saturday
+daytimes, and a warning at 3 a.m. about a TV that is switched off is noise.
+
+Malformed entries are ignored rather than raised on: this only decides
+whether to show a warning, and a typo must not break the displays page.
+"""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_OPENING_HOURS: dict = {day: [["08:00", "18:00"]] for day in DAYS[:6]}
+
+
+def _parse_time(value) -> time | None:
+    try:
+        hours, minutes = str(value).split(":")
+        if str(value) == "24:00":
+            return time(23, 59, 59)
+        return time(int(hours), int(minutes))
+    except (ValueError, TypeError):
+        return None
+
+
+def intervals(opening_hours: dict | None, day: str) -> list[tuple[time, time]]:
+    """The valid (start, end) pairs of one weekday."""
+    hours = opening_hours or DEFAULT_OPENING_HOURS
+    if not isinstance(hours, dict):
+        hours = DEFAULT_OPENING_HOURS
+    entries = hours.get(day) or []
+    if entries and not isinstance(entries[0], (list, tuple)):
+        entries = [entries]
+    result = []
+    for entry in entries:
+        if not isinstance(entry, (list, tuple)) or len(entry) != 2:
+            continue
+        start, end = _parse_time(entry[0]), _parse_time(entry[1])
+        if start is not None and end is not None:
+            result.append((start, end))
+    return result
+
+
+def is_open(opening_hours: dict | None, timezone: str, moment: datetime) -> bool:
+    """Whether ``moment`` (aware) falls in the opening hours, in local time."""
+    try:
+        local = moment.astimezone(ZoneInfo(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        local = moment
+    now = local.time()
+    today = DAYS[local.weekday()]
+    yesterday = DAYS[(local - timedelta(days=1)).weekday()]
+    for start, end in intervals(opening_hours, today):
+        if start < end and start <= now < end:
+            return True
+        if end <= start and now >= start:  # opens today, closes after midnight
+            return True
+    return any(end <= start and now < end for start, end in intervals(opening_hours, yesterday))
