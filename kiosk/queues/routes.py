@@ -1,3 +1,201 @@
-from flask import Blueprint
+"""Queues and tickets: the staff API, the theme API and the public ticket page.
+
+Staff (JWT, tenant-filtered; other-tenant ids are 404 before any body check):
+  GET  /api/queues                      list             POST /api/queues (manager) -> 201
+  GET  /api/queues/<id>                 queue + waiting list in calling order (cached)
+  PATCH /api/queues/<id>                manager: name, prefix, active
+  POST /api/queues/<id>/tickets         {"kind": "STANDARD"} -> 201 ticket
+  POST /api/queues/<id>/call-next       {"counter"} -> 200 ticket | 204
+  GET  /api/tickets/<id>;  POST /api/tickets/<id>/recall|serve|no-show|cancel -> 200 | 409
+  GET  /api/settings/calling (staff);   PUT|PATCH /api/settings/calling (manager)
+  GET  /api/theme (staff);              PUT /api/theme (manager)
+Public (the token is the secret):
+  /t/<token>, /t/<token>.json, /t/<token>/qr.svg, /t/<token>/theme.css
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import segno
+from flask import Blueprint, Response, g, render_template, request
+
+from kiosk.auth.access import manager_required, staff_required
+from kiosk.queues import services, tracking
+from kiosk.queues import theme as theme_rules
+from kiosk.queues.schemas import (CallingSettingsSchema, CallNextSchema, QueueCreateSchema, QueueDetailSchema,
+                                  QueueSchema, QueueUpdateSchema, ThemeOutSchema, ThemeSchema, TicketCreateSchema,
+                                  TicketSchema)
+from kiosk.web import json_body, optional_json_body
 
 bp = Blueprint("queues", __name__)
+public_bp = Blueprint("tracking", __name__)
+blueprints = [bp, public_bp]
+
+staff = staff_required()
+
+
+# --- queues ------------------------------------------------------------------------------
+
+@bp.get("/api/queues")
+@staff
+def list_queues() -> dict:
+    return {"queues": QueueSchema(many=True).dump([services.describe_queue(q) for q in services.list_queues()])}
+
+
+@bp.post("/api/queues")
+@manager_required
+def create_queue() -> tuple[dict, int]:
+    data = QueueCreateSchema().load(json_body())
+    queue = services.create_queue(data["name"], data["prefix"])
+    return QueueSchema().dump(services.describe_queue(queue)), 201
+
+
+@bp.get("/api/queues/<queue_id>")
+@staff
+def get_queue(queue_id: str) -> dict:
+    queue = services.get_queue(queue_id)
+    return QueueDetailSchema().dump(services.describe_queue(queue, with_waiting=True))
+
+
+@bp.patch("/api/queues/<queue_id>")
+@manager_required
+def update_queue(queue_id: str) -> dict:
+    services.get_queue(queue_id)
+    changes = QueueUpdateSchema().load(json_body())
+    return QueueSchema().dump(services.describe_queue(services.update_queue(queue_id, changes)))
+
+
+@bp.post("/api/queues/<queue_id>/tickets")
+@staff
+def issue_ticket(queue_id: str) -> tuple[dict, int]:
+    queue = services.get_queue(queue_id)
+    data = TicketCreateSchema().load(optional_json_body())
+    ticket = services.issue_ticket(queue, data["kind"])
+    return TicketSchema().dump(services.describe_ticket(ticket)), 201
+
+
+@bp.post("/api/queues/<queue_id>/call-next")
+@staff
+def call_next(queue_id: str):
+    queue = services.get_queue(queue_id)
+    data = CallNextSchema().load(json_body())
+    ticket = services.call_next(queue, data["counter"])
+    if ticket is None:
+        return Response(status=204)
+    return TicketSchema().dump(services.describe_ticket(ticket))
+
+
+# --- tickets -----------------------------------------------------------------------------
+
+@bp.get("/api/tickets/<ticket_id>")
+@staff
+def get_ticket(ticket_id: str) -> dict:
+    return TicketSchema().dump(services.describe_ticket(services.get_ticket(ticket_id)))
+
+
+def _transition(ticket_id: str, action: str) -> dict:
+    return TicketSchema().dump(services.describe_ticket(services.transition(ticket_id, action)))
+
+
+@bp.post("/api/tickets/<ticket_id>/recall")
+@staff
+def recall(ticket_id: str) -> dict:
+    return _transition(ticket_id, "recall")
+
+
+@bp.post("/api/tickets/<ticket_id>/serve")
+@staff
+def serve(ticket_id: str) -> dict:
+    return _transition(ticket_id, "serve")
+
+
+@bp.post("/api/tickets/<ticket_id>/no-show")
+@staff
+def no_show(ticket_id: str) -> dict:
+    return _transition(ticket_id, "no-show")
+
+
+@bp.post("/api/tickets/<ticket_id>/cancel")
+@staff
+def cancel(ticket_id: str) -> dict:
+    return _transition(ticket_id, "cancel")
+
+
+# --- establishment settings: calling rule and theme ------------------------------------
+
+@bp.get("/api/settings/calling")
+@staff
+def get_calling_settings() -> dict:
+    return CallingSettingsSchema().dump(services.calling_settings())
+
+
+@bp.route("/api/settings/calling", methods=["PUT", "PATCH"])
+@manager_required
+def update_calling_settings() -> dict:
+    # PUT sets both values; PATCH takes either.
+    changes = CallingSettingsSchema().load(json_body(), partial=request.method == "PATCH")
+    return CallingSettingsSchema().dump(services.update_calling_settings(changes))
+
+
+@bp.get("/api/theme")
+@staff
+def get_theme() -> dict:
+    return ThemeOutSchema().dump(services.get_theme())
+
+
+@bp.put("/api/theme")
+@manager_required
+def put_theme() -> dict:
+    return ThemeOutSchema().dump(services.update_theme(ThemeSchema().load(json_body())))
+
+
+# --- public ticket page -------------------------------------------------------------------
+
+def _etagged_json(body: dict) -> Response:
+    encoded = json.dumps(body, separators=(",", ":"), sort_keys=True)
+    etag = hashlib.sha256(encoded.encode()).hexdigest()[:20]
+    response = Response(encoded, mimetype="application/json")
+    response.set_etag(etag)
+    # Phones poll every second: a 304 costs no body, and no proxy keeps a stale copy.
+    response.headers["Cache-Control"] = "no-cache"
+    return response.make_conditional(request)
+
+
+def _enter_tenant_for(state: dict) -> None:
+    # Lets Babel pick the establishment's language and time zone for the page.
+    g.establishment_locale = state["establishment"]["locale"]
+    g.establishment_timezone = state["establishment"]["timezone"]
+
+
+@public_bp.get("/t/<token>.json")
+def ticket_json(token: str) -> Response:
+    return _etagged_json(tracking.public_state(token))
+
+
+@public_bp.get("/t/<token>")
+def ticket_page(token: str) -> str:
+    state = tracking.public_state(token)
+    _enter_tenant_for(state)
+    return render_template("queues/ticket.html", state=state, token=token)
+
+
+@public_bp.get("/t/<token>/qr.svg")
+def ticket_qr(token: str) -> Response:
+    state = tracking.public_state(token)
+    buffer = io.BytesIO()
+    segno.make(state["ticket"]["tracking_url"], error="m").save(
+        buffer, kind="svg", scale=6, border=4, xmldecl=False, svgclass=None, lineclass=None)
+    response = Response(buffer.getvalue(), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@public_bp.get("/t/<token>/theme.css")
+def ticket_theme(token: str) -> Response:
+    state = tracking.public_state(token)
+    response = Response(theme_rules.stylesheet(state["theme"]), mimetype="text/css")
+    # The page links it with ?v=<theme version>, so it may be cached for long.
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

@@ -25,6 +25,7 @@ from kiosk.errors import ApiError, NotFound
 from kiosk.events import ticket_changed
 from kiosk.extensions import db
 from kiosk.queues import eta as eta_model
+from kiosk.queues import theme as theme_rules
 from kiosk.queues.calling import Fairness, Waiting, calling_order, streak_from_history
 from kiosk.queues.models import Queue, Ticket, TicketSequence
 from kiosk.stats.cache import cached
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Positions and ETAs drift with time even when nothing happens: keep them fresh.
 ESTIMATES_TTL_SECONDS = 15
-_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 RECENT_SERVICE_SAMPLES = 50
 
 
@@ -42,7 +43,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def aware(moment: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything is stored in UTC.
     if moment is not None and moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
@@ -50,7 +51,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    moment = _aware(moment)
+    moment = aware(moment)
     return moment.isoformat() if moment else None
 
 
@@ -188,7 +189,7 @@ def _waiting(queue_id) -> list[Waiting]:
         .where(Ticket.queue_id == queue_id, Ticket.status == "WAITING")
         .order_by(Ticket.created_at)
     ).all()
-    return [Waiting(id=row.id, kind=row.kind, created_at=_aware(row.created_at), number=row.number)
+    return [Waiting(id=row.id, kind=row.kind, created_at=aware(row.created_at), number=row.number)
             for row in rows]
 
 
@@ -207,7 +208,7 @@ def current_vip_streak(queue_id, rules: Fairness, now: datetime) -> int:
     ).all()
     if not calls:
         return 0
-    calls = [(row.kind, _aware(row.called_at)) for row in reversed(calls)]
+    calls = [(row.kind, aware(row.called_at)) for row in reversed(calls)]
     first, last = calls[0][1], calls[-1][1]
     left_at = sa.func.coalesce(Ticket.called_at, Ticket.finished_at)
     standards = db.session.execute(
@@ -215,7 +216,7 @@ def current_vip_streak(queue_id, rules: Fairness, now: datetime) -> int:
         .where(Ticket.queue_id == queue_id, Ticket.kind == "STANDARD", Ticket.created_at < last,
                sa.or_(left_at.is_(None), left_at > first))
     ).all()
-    intervals = [(_aware(row.created_at), _aware(row.left_at)) for row in standards]
+    intervals = [(aware(row.created_at), aware(row.left_at)) for row in standards]
 
     def standard_waiting_at(moment: datetime) -> bool:
         return any(start < moment and (end is None or end > moment) for start, end in intervals)
@@ -231,7 +232,7 @@ def eta_inputs(queue: Queue, now: datetime) -> eta_model.EtaModel:
         .where(Ticket.queue_id == queue.id, Ticket.called_at >= since, Ticket.counter.is_not(None))
     ) or 0
     durations = [
-        (_aware(row.served_at) - _aware(row.called_at)).total_seconds()
+        (aware(row.served_at) - aware(row.called_at)).total_seconds()
         for row in db.session.execute(
             sa.select(Ticket.called_at, Ticket.served_at)
             .where(Ticket.queue_id == queue.id, Ticket.status == "SERVED", Ticket.served_at.is_not(None),
@@ -400,12 +401,8 @@ def _lock_candidate(ticket_id) -> Ticket | None:
     return db.session.execute(statement).scalar_one_or_none()
 
 
-def call_next(queue_id, counter: str, now: datetime | None = None) -> Ticket | None:
-    """Call the ticket the rule picks to ``counter``; None when nobody waits.
-
-    :raise NotFound: unknown queue.
-    """
-    queue = get_queue(queue_id)
+def call_next(queue: Queue, counter: str, now: datetime | None = None) -> Ticket | None:
+    """Call the ticket the rule picks to ``counter``; None when nobody waits."""
     now = now or utcnow()
     rules = fairness_of(current_establishment())
     waiting = _waiting(queue.id)
@@ -496,15 +493,10 @@ def _learn_service_time(ticket: Ticket, now: datetime) -> None:
     queue = db.session.execute(
         sa.select(Queue).where(Queue.id == ticket.queue_id).with_for_update()
     ).scalar_one()
-    duration = (now - _aware(ticket.called_at)).total_seconds()
+    duration = (now - aware(ticket.called_at)).total_seconds()
     queue.mean_service_seconds = eta_model.learn_mean(
         queue.mean_service_seconds or eta_model.DEFAULT_SERVICE_SECONDS, queue.served_count or 0, duration)
     queue.served_count = (queue.served_count or 0) + 1
-
-
-def issue_standard(queue_id) -> Ticket:
-    """Staff issue a free STANDARD ticket (a walk-in without a kiosk)."""
-    return issue_ticket(get_queue(queue_id), "STANDARD")
 
 
 # --- public tracking -------------------------------------------------------------------------
@@ -516,7 +508,7 @@ def ticket_by_token(token: str) -> Ticket:
 
     :raise NotFound: malformed or unknown token.
     """
-    if not _TOKEN_SHAPE.match(token or ""):
+    if not TOKEN_SHAPE.match(token or ""):
         raise NotFound()
     with system_scope():
         ticket = db.session.execute(
@@ -525,3 +517,24 @@ def ticket_by_token(token: str) -> Ticket:
     if ticket is None:
         raise NotFound()
     return ticket
+
+
+# --- theme -------------------------------------------------------------------------------------
+
+def get_theme() -> dict:
+    return theme_rules.public_theme(current_establishment().theme)
+
+
+def update_theme(values: dict) -> dict:
+    """Store a validated theme (see ThemeSchema) and tell every screen."""
+    establishment = current_establishment()
+    stored = {key: values[key] for key in ("primary", "accent", "vip", "logo_url", "sound") if key in values}
+    for key in theme_rules.COLOUR_KEYS:
+        if key in stored:
+            stored[key] = theme_rules.normalise_hex(stored[key])
+    # A new dict: SQLAlchemy does not see in-place changes to a JSON column.
+    establishment.theme = {**(establishment.theme or {}), **stored}
+    public = theme_rules.public_theme(establishment.theme)
+    ticket_changed(establishment.id, {"type": "theme", "theme": public})
+    db.session.commit()
+    return public

@@ -1,0 +1,129 @@
+"""Every input and output of the queues API, validated and documented here."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+from kiosk.queues import theme as theme_rules
+
+_PREFIX = validate.Regexp(r"^[A-Za-z]{1,3}$", error="Use 1 to 3 letters.")
+
+
+def _strict_bool() -> fields.Boolean:
+    # Only JSON true/false: "yes" or 1 are mistakes, not intentions.
+    return fields.Boolean(truthy={True}, falsy={False})
+
+
+class QueueCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    prefix = fields.String(required=True, validate=_PREFIX)
+
+    @validates("prefix")
+    def _not_vip_prefix(self, value: str, **_kwargs) -> None:
+        if value.upper() == "V":
+            raise ValidationError(str(_l("V is reserved for VIP tickets.")))
+
+
+class QueueUpdateSchema(QueueCreateSchema):
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    prefix = fields.String(validate=_PREFIX)
+    active = _strict_bool()
+
+
+class QueueSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    prefix = fields.String()
+    vip_prefix = fields.String()
+    active = fields.Boolean()
+    mean_service_seconds = fields.Float()
+    created_at = fields.String()
+
+
+class EtaSchema(Schema):
+    min = fields.Integer()
+    max = fields.Integer()
+
+
+class TicketSchema(Schema):
+    ticket_id = fields.String()
+    code = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    queue_id = fields.String()
+    position = fields.Integer(allow_none=True,
+                              metadata={"description": "1 = called next; 0 once called; null when finished"})
+    counter = fields.String(allow_none=True)
+    tracking_url = fields.String()
+    created_at = fields.String()
+    called_at = fields.String(allow_none=True)
+    served_at = fields.String(allow_none=True)
+    eta_minutes = fields.Nested(EtaSchema, allow_none=True)
+
+
+class QueueDetailSchema(QueueSchema):
+    waiting = fields.List(fields.Nested(TicketSchema), metadata={"description": "in calling order"})
+    waiting_count = fields.Integer()
+    called = fields.List(fields.Nested(TicketSchema), metadata={"description": "tickets at a counter now"})
+    vip_streak = fields.Integer()
+    counters_open = fields.Integer()
+
+
+class TicketCreateSchema(Schema):
+    kind = fields.String(load_default="STANDARD", validate=validate.OneOf(
+        ["STANDARD"], error="Staff issue STANDARD tickets; VIP tickets are sold by the kiosk."))
+
+
+class CounterField(fields.Field):
+    """A counter's label: a short string, or a number (kept as text)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValidationError("Give the counter as a short text or a number.")
+        text = str(value).strip()
+        if not 1 <= len(text) <= 32:
+            raise ValidationError("Use 1 to 32 characters.")
+        return text
+
+
+class CallNextSchema(Schema):
+    counter = CounterField(required=True)
+
+
+class CallingSettingsSchema(Schema):
+    vip_streak_max = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=50))
+    max_standard_wait_min = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=24 * 60))
+
+
+class ThemeSchema(Schema):
+    """A theme as a manager sets it. Every colour must stay readable (WCAG AA)."""
+
+    primary = fields.String(required=True, validate=validate.Regexp(theme_rules.HEX_PATTERN,
+                                                                    error="Use a hex colour like #0b3d91."))
+    accent = fields.String(required=True, validate=validate.Regexp(theme_rules.HEX_PATTERN,
+                                                                   error="Use a hex colour like #ffb400."))
+    vip = fields.String(required=True, validate=validate.Regexp(theme_rules.HEX_PATTERN,
+                                                                error="Use a hex colour like #8a1538."))
+    logo_url = fields.String(load_default=None, allow_none=True, validate=validate.And(
+        validate.Length(max=500), validate.URL(schemes={"https"}, require_tld=True,
+                                               error="Use an https:// address of an image.")))
+    sound = fields.String(load_default=theme_rules.DEFAULT_THEME["sound"],
+                          validate=validate.OneOf(list(theme_rules.SOUNDS)))
+
+    @validates_schema
+    def _readable(self, data: dict, **_kwargs) -> None:
+        errors = {}
+        for name in theme_rules.COLOUR_KEYS:
+            if name not in data or not theme_rules.HEX_PATTERN_RE.match(data[name]):
+                continue  # the field's own message covers it
+            problem = theme_rules.contrast_problem(name, data[name])
+            if problem:
+                errors[name] = [problem]
+        if errors:
+            raise ValidationError(errors)
+
+
+class ThemeOutSchema(ThemeSchema):
+    text = fields.Dict(keys=fields.String(), values=fields.String(),
+                       metadata={"description": "text colour used on each theme colour"})
+    version = fields.String()

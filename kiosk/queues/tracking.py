@@ -1,0 +1,89 @@
+"""What the customer's phone sees: the public state behind a tracking token.
+
+Phones poll ``/t/<token>.json`` about once a second, so the hot path avoids
+the database: the token's (establishment, ticket) pair is kept in Redis (it
+never changes), and the state itself goes through the establishment's
+read-through cache, which every ticket change invalidates. A Redis outage
+falls back to the database, never to an error.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from kiosk.auth.models import Establishment
+from kiosk.errors import NotFound
+from kiosk.extensions import db, redis_client
+from kiosk.queues import services
+from kiosk.queues import theme as theme_rules
+from kiosk.queues.models import Queue, Ticket
+from kiosk.stats.cache import cached
+from kiosk.tenancy import tenant_scope
+
+log = logging.getLogger(__name__)
+
+# While the page is visible; the page slows down when hidden and backs off on errors.
+POLL_MS = 750
+# A VIP ticket this young gets the payment-confirmation animation.
+FRESH_VIP = timedelta(minutes=3)
+_INDEX_TTL = 3 * 24 * 3600
+
+
+def _index_key(token: str) -> str:
+    return f"track-token:{token}"
+
+
+def _locate(token: str) -> tuple[str, str]:
+    """(establishment_id, ticket_id) for a token; raises NotFound for unknown ones."""
+    try:
+        hit = redis_client.get(_index_key(token))
+        if hit:
+            establishment_id, ticket_id = hit.decode().split(":", 1)
+            return establishment_id, ticket_id
+    except Exception:  # noqa: BLE001 - the database answers instead
+        log.warning("tracking index unavailable")
+    ticket = services.ticket_by_token(token)
+    pair = (str(ticket.establishment_id), str(ticket.id))
+    try:
+        redis_client.set(_index_key(token), ":".join(pair), ex=_INDEX_TTL)
+    except Exception:  # noqa: BLE001
+        pass
+    return pair
+
+
+def _compute(ticket_id: str) -> dict:
+    ticket = db.session.execute(sa.select(Ticket).where(Ticket.id == ticket_id)).scalar_one_or_none()
+    if ticket is None:
+        raise NotFound()
+    queue = db.session.execute(sa.select(Queue).where(Queue.id == ticket.queue_id)).scalar_one()
+    establishment = db.session.execute(
+        sa.select(Establishment).where(Establishment.id == ticket.establishment_id)).scalar_one()
+    described = services.describe_ticket(ticket)
+    created = services.aware(ticket.created_at)
+    fresh_vip = (ticket.kind == "VIP" and ticket.transaction_id is not None
+                 and services.utcnow() - created < FRESH_VIP)
+    return {
+        "ticket": {**described, "call_count": ticket.call_count or 0},
+        "queue": {"name": queue.name},
+        "establishment": {"name": establishment.name, "locale": establishment.locale,
+                          "timezone": establishment.timezone},
+        "theme": theme_rules.public_theme(establishment.theme),
+        "sounds": theme_rules.sound_urls(establishment.theme),
+        "fresh_vip": fresh_vip,
+        "poll_ms": POLL_MS,
+    }
+
+
+def public_state(token: str) -> dict:
+    """Everything the ticket page shows, JSON-ready.
+
+    :raise NotFound: malformed or unknown token.
+    """
+    if not services.TOKEN_SHAPE.match(token or ""):
+        raise NotFound()
+    establishment_id, ticket_id = _locate(token)
+    with tenant_scope(establishment_id):
+        return cached(establishment_id, f"track:{ticket_id}", lambda: _compute(ticket_id),
+                      ttl=services.ESTIMATES_TTL_SECONDS)
