@@ -24,7 +24,7 @@ def test_waiting_ticket_is_described_with_position_eta_and_tracking_url(app, wor
 
 def test_called_and_finished_tickets_have_no_pending_eta(app, world):
     with app.app_context(), tenant_scope(world.a.id):
-        called = services.call_next(world.a.queue_id, "3")
+        called = services.call_next(services.get_queue(world.a.queue_id), "3")
         body = services.describe_ticket(called)
         assert (body["status"], body["counter"], body["position"]) == ("CALLED", "3", 0)
         assert body["eta_minutes"] == {"min": 0, "max": 0}
