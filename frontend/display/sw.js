@@ -1,7 +1,7 @@
 /* Display service worker (scope /display/): keeps the TV page shell for
  * offline boots. Pages: network first, cached copy when the network fails
- * (a 404 means revoked: the copy is dropped). Versioned static files: cache
- * first. state.json and the WebSocket are never cached. */
+ * (a 404 means revoked: the copy is dropped). Static files (versioned URLs):
+ * cache first, kept on first use. state.json and the WebSocket are never cached. */
 'use strict';
 var CACHE = 'kd-shell';
 self.addEventListener('install', function () { self.skipWaiting(); });
@@ -19,8 +19,10 @@ self.addEventListener('fetch', function (e) {
       });
     }));
   } else if (url.pathname.indexOf('/static/') === 0) {
-    e.respondWith(caches.match(req).then(function (hit) {
-      return hit || fetch(req);
+    e.respondWith(caches.open(CACHE).then(function (c) {
+      return c.match(req).then(function (hit) {
+        return hit || fetch(req).then(function (r) { if (r.status === 200) c.put(req, r.clone()); return r; });
+      });
     }));
   }
 });

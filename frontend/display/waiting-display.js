@@ -55,7 +55,7 @@
     if (!state) return;
     var th = state.theme || {}, root = document.documentElement.style;
     section('theme', th, function () {
-      ['primary', 'accent', 'vip'].forEach(function (k) { if (th[k]) root.setProperty('--' + k, th[k]); });
+      ['primary', 'accent', 'vip'].forEach(function (k) { if (th[k]) root.setProperty('--kiosk-' + k, th[k]); });
       var logo = $('[data-logo]');
       if (th.logo_url) { logo.src = th.logo_url; logo.hidden = false; } else logo.hidden = true;
     });
@@ -137,8 +137,6 @@
       (state.queues || []).forEach(function (q) { if (q.id === m.queue_id && typeof m.waiting === 'number') q.waiting = m.waiting; });
     } else if (m.type === 'theme' && m.theme) {
       state.theme = m.theme;
-    } else if (m.type === 'display_revoked' && m.display_id === ds.displayId) {
-      return revoke();
     }
     render(); persist();
   }
@@ -150,11 +148,14 @@
 
   /* ---------- sound ---------- */
   var chimes = {};
-  function soundUrl(k) { // the versioned URL the service worker keeps
-    return ds.assets.split(' ').filter(function (u) { return u.indexOf('call-' + k) >= 0; })[0];
+  function soundUrl(k) {
+    var s = state && state.theme && state.theme.sounds, u = s ? s[k] : '/static/sounds/call-' + k + '.wav';
+    // Prefer the versioned copy the service worker keeps.
+    return u && (ds.assets.split(' ').filter(function (a) { return a.split('?')[0] === u; })[0] || u);
   }
   function chime(vip) {
     var src = soundUrl(vip ? 'vip' : 'standard');
+    if (!src) return;
     var a = chimes[src] || (chimes[src] = new Audio(src));
     a.currentTime = 0;
     var p = a.play();
@@ -165,7 +166,7 @@
     var th = (state && state.theme) || {};
     if (th.sound === 'none') return;
     chime(t.kind === 'VIP');
-    if (th.speech && window.speechSynthesis && window.SpeechSynthesisUtterance) {
+    if ((th.speech || qs.speech === '1') && window.speechSynthesis && window.SpeechSynthesisUtterance) {
       setTimeout(function () {
         var u = new SpeechSynthesisUtterance(fmt(ds.lSay, t.code, t.counter || ''));
         u.lang = document.documentElement.lang;
@@ -177,7 +178,8 @@
     save(SOUND, 'on');
     $('[data-sound-overlay]').hidden = true;
     ['vip', 'standard'].forEach(function (k) { // a muted play inside the gesture unlocks audio
-      var src = soundUrl(k), a = chimes[src] || (chimes[src] = new Audio(src));
+      var src = soundUrl(k), a = src && (chimes[src] || (chimes[src] = new Audio(src)));
+      if (!a) return;
       a.muted = true;
       var p = a.play(), done = function () { a.pause(); a.muted = false; };
       if (p && p.then) p.then(done, done); else done();

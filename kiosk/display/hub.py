@@ -190,6 +190,7 @@ class Hub:
         self._subscribed = threading.Event()
         self._last_seq: dict[str, int] = {}
         self._refreshing: set[tuple[str, bool]] = set()
+        self._stopping = threading.Event()
         self.snapshot_builder: Callable[[str], tuple[str, int]] | None = None
 
     # --- screens -------------------------------------------------------------------
@@ -252,9 +253,13 @@ class Hub:
                                       health_check_interval=15)
         return client.pubsub(ignore_subscribe_messages=True)
 
+    def stop(self) -> None:
+        """End the subscriber (tests; a web process simply exits)."""
+        self._stopping.set()
+
     def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping.is_set():
             pubsub = None
             try:
                 pubsub = self._pubsub()
@@ -264,7 +269,7 @@ class Hub:
                     log.info("display hub resubscribed", extra={"after_failures": failures})
                     self._resync_everyone()
                 failures = 0
-                while True:
+                while not self._stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message.get("type") == "pmessage":
                         self._dispatch(message["channel"], message["data"])

@@ -37,9 +37,9 @@ NEXT_TICKETS = 5
 RECENT_CALLS = 8
 SNAPSHOT_MEMO_SECONDS = 2.0
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 DEFAULT_THEME = {"primary": "#0b3d91", "accent": "#ffb400", "vip": "#c8102e", "logo_url": None,
                  "sound": "chime"}
+DEFAULT_SOUNDS = {"standard": "/static/sounds/call-standard.wav", "vip": "/static/sounds/call-vip.wav"}
 REVOKED_EVENT = "display_revoked"
 
 
@@ -218,20 +218,12 @@ def current_seq(establishment_id) -> int:
 
 
 def theme_for(establishment: Establishment) -> dict:
-    """The establishment's theme over safe defaults (colours must be hex)."""
-    stored = establishment.theme if isinstance(establishment.theme, dict) else {}
-    theme = dict(DEFAULT_THEME)
-    for key in ("primary", "accent", "vip"):
-        value = stored.get(key) or stored.get(f"{key}_color") or stored.get(f"{key}_colour")
-        if isinstance(value, str) and _HEX_COLOUR.match(value):
-            theme[key] = value
-    logo = stored.get("logo_url")
-    if isinstance(logo, str) and logo.startswith(("https://", "/")):
-        theme["logo_url"] = logo
-    if isinstance(stored.get("sound"), str):
-        theme["sound"] = stored["sound"]
-    theme["speech"] = bool(stored.get("speech", False))
-    return theme
+    """The establishment's theme as the TV applies it, with the chime URLs."""
+    try:
+        from kiosk.queues import theme as themes
+    except ImportError:  # the queue domain owns themes; without it, the TV keeps its defaults
+        return {**DEFAULT_THEME, "sounds": dict(DEFAULT_SOUNDS)}
+    return {**themes.public_theme(establishment.theme), "sounds": themes.sound_urls(establishment.theme)}
 
 
 def _iso(moment: datetime | None) -> str | None:
