@@ -3,7 +3,10 @@
 Rule (ARCHITECTURE.md §5), applied at every call:
 
 1. A STANDARD ticket waiting longer than ``max_standard_wait_min`` goes next
-   (the oldest such ticket first).
+   (the oldest such ticket first), before every VIP ticket that arrived
+   after it. A VIP ticket that has waited even longer still goes first: in an
+   overload where every STANDARD ticket is overdue, paying customers must not
+   starve behind people who came after them.
 2. Otherwise a VIP ticket goes first (oldest VIP first), unless
    ``vip_streak_max`` VIP tickets have already been called in a row while a
    STANDARD ticket was waiting: then the oldest STANDARD ticket goes next.
@@ -47,6 +50,8 @@ def pick_next(waiting: Sequence[Waiting], vip_streak: int, now: datetime, rules:
     oldest_standard = standards[0] if standards else None
     if oldest_standard is not None:
         if now - oldest_standard.created_at > timedelta(minutes=rules.max_standard_wait_min):
+            if vips and _age_order(vips[0]) < _age_order(oldest_standard):
+                return vips[0]
             return oldest_standard
         if not vips or vip_streak >= rules.vip_streak_max:
             return oldest_standard

@@ -29,12 +29,20 @@ from kiosk.queues.models import DEFAULT_SERVICE_SECONDS
 OPEN_COUNTER_WINDOW = timedelta(minutes=30)
 LOW_QUANTILE = 0.10
 HIGH_QUANTILE = 0.90
+# How early the pessimistic order lets expected VIPs arrive (quantile of arrival times).
+VIP_ARRIVAL_QUANTILE = 0.25
 # Exponentially weighted mean: recent tickets count more; the first real
 # durations quickly replace the default (weight 1/(n+2) until it falls to ALPHA).
 EWMA_ALPHA = 0.15
 # Ignore absurd durations (a counter forgotten open over lunch) when learning.
 MIN_LEARN_SECONDS = 5.0
 MAX_LEARN_SECONDS = 2 * 3600.0
+# Spread of service times: assumed exponential-like until enough tickets were served.
+DEFAULT_SERVICE_CV = 1.0
+MIN_SERVICE_CV = 0.3
+MAX_SERVICE_CV = 1.5
+MIN_CV_SAMPLES = 5
+RECENT_SERVICE_SAMPLES = 50
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,10 @@ class EtaModel:
     # Coefficient of variation of service times (stddev / mean); 1.0 = exponential.
     service_cv: float = 1.0
     vip_per_minute: float = 0.0
+    # Served tickets behind the mean: few samples, less trust in it.
+    samples: int = 0
+    # Open counters with nobody at them right now: the next tickets go at once.
+    free_counters: int = 0
 
     @property
     def call_interval_seconds(self) -> float:
@@ -55,6 +67,16 @@ class EtaModel:
         # a Poisson stream (cv 1) as counters are added, whatever the service law.
         cv2 = self.service_cv ** 2
         return math.sqrt(max(0.05, 1 - (1 - cv2) / max(1, self.counters)))
+
+    @property
+    def mean_relative_error(self) -> float:
+        """Standard error of the learned mean, relative to it.
+
+        An exponentially weighted mean remembers about (2 - alpha) / alpha
+        tickets; before any, the default is a guess (one pseudo-sample).
+        """
+        effective = min(self.samples + 1, (2 - EWMA_ALPHA) / EWMA_ALPHA)
+        return self.service_cv / math.sqrt(effective)
 
 
 @dataclass(frozen=True)
@@ -72,6 +94,21 @@ def learn_mean(previous_mean: float, served_count: int, duration_seconds: float)
     return (1 - alpha) * previous_mean + alpha * duration_seconds
 
 
+def model_from_history(mean_service_seconds: float | None, open_counters: int, recent_durations: Sequence[float],
+                       vip_tickets_last_hour: int, busy_counters: int = 0) -> EtaModel:
+    """Build the model from what the queue's history shows (shared by the app and the calibration)."""
+    durations = [d for d in recent_durations if MIN_LEARN_SECONDS <= d <= MAX_LEARN_SECONDS]
+    cv = DEFAULT_SERVICE_CV
+    if len(durations) >= MIN_CV_SAMPLES:
+        mean = sum(durations) / len(durations)
+        variance = sum((d - mean) ** 2 for d in durations) / (len(durations) - 1)
+        cv = min(MAX_SERVICE_CV, max(MIN_SERVICE_CV, math.sqrt(variance) / mean))
+    return EtaModel(mean_service_seconds=mean_service_seconds or DEFAULT_SERVICE_SECONDS,
+                    counters=max(1, open_counters), service_cv=cv,
+                    vip_per_minute=vip_tickets_last_hour / 60.0, samples=len(durations),
+                    free_counters=max(0, open_counters - busy_counters))
+
+
 def gamma_quantile(probability: float, shape: float, scale: float) -> float:
     """Quantile of a Gamma law (Wilson-Hilferty approximation, good for shape >= ~0.5)."""
     z = NormalDist().inv_cdf(probability)
@@ -80,21 +117,45 @@ def gamma_quantile(probability: float, shape: float, scale: float) -> float:
 
 
 def time_until_call(calls_before: int, model: EtaModel, probability: float) -> float:
-    """Seconds until the (calls_before + 1)-th call, at the given quantile."""
-    cv2 = model.interval_cv ** 2
-    shape = (calls_before + 1) / cv2
-    return gamma_quantile(probability, shape, model.call_interval_seconds * cv2)
+    """Seconds until the (calls_before + 1)-th call, at the given quantile.
+
+    Tickets ahead of the free counters go at once. Otherwise it is the rest of
+    the current services (a busy counter is on average part-way through:
+    (1 + cv^2) / 2 of a service remains) plus one call interval per ticket
+    ahead, plus the uncertainty of the learned mean itself (it scales the whole
+    sum, so it grows with k, not sqrt(k)).
+    """
+    ahead = calls_before - model.free_counters
+    residual = min(1.0, (1 + model.service_cv ** 2) / 2)
+    if ahead < 0:
+        if probability < 0.5:
+            return 0.0
+        ahead, residual = 0, residual / 2
+    calls = ahead + residual
+    step = model.call_interval_seconds
+    mean = calls * step
+    variance = calls * (step * model.interval_cv) ** 2 + (mean * model.mean_relative_error) ** 2
+    return gamma_quantile(probability, mean * mean / variance, variance / mean)
 
 
-def expected_vip_arrivals(now: datetime, model: EtaModel, horizon: timedelta) -> list[Waiting]:
+def expected_vip_arrivals(now: datetime, model: EtaModel, horizon: timedelta,
+                          quantile: float = VIP_ARRIVAL_QUANTILE) -> list[Waiting]:
+    """VIP tickets that may arrive, for the pessimistic order.
+
+    VIPs arrive as a Poisson stream at the observed rate; the n-th one is
+    placed at the ``quantile`` of its arrival time (a Gamma(n) law), i.e.
+    earlier than on average: with a low quantile, a few VIPs arriving
+    sooner than expected stay inside the range.
+    """
     if model.vip_per_minute <= 0:
         return []
-    gap = timedelta(minutes=1 / model.vip_per_minute)
-    arrivals, moment, n = [], now + gap, 0
-    while moment <= now + horizon and n < 500:
+    mean_gap = 60.0 / model.vip_per_minute
+    arrivals = []
+    for n in range(1, 500):
+        moment = now + timedelta(seconds=gamma_quantile(quantile, n, mean_gap))
+        if moment > now + horizon:
+            break
         arrivals.append(Waiting(id=("expected-vip", n), kind="VIP", created_at=moment, number=10**9 + n))
-        moment += gap
-        n += 1
     return arrivals
 
 

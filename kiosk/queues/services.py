@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import statistics
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -36,7 +35,6 @@ log = logging.getLogger(__name__)
 # Positions and ETAs drift with time even when nothing happens: keep them fresh.
 ESTIMATES_TTL_SECONDS = 15
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-RECENT_SERVICE_SAMPLES = 50
 
 
 def utcnow() -> datetime:
@@ -226,10 +224,10 @@ def current_vip_streak(queue_id, rules: Fairness, now: datetime) -> int:
 
 def eta_inputs(queue: Queue, now: datetime) -> eta_model.EtaModel:
     """What the ETA needs from the database: service time, open counters, spread, VIP rate."""
-    since = now - eta_model.OPEN_COUNTER_WINDOW
     counters = db.session.scalar(
         sa.select(sa.func.count(sa.distinct(Ticket.counter)))
-        .where(Ticket.queue_id == queue.id, Ticket.called_at >= since, Ticket.counter.is_not(None))
+        .where(Ticket.queue_id == queue.id, Ticket.called_at >= now - eta_model.OPEN_COUNTER_WINDOW,
+               Ticket.counter.is_not(None))
     ) or 0
     durations = [
         (aware(row.served_at) - aware(row.called_at)).total_seconds()
@@ -237,19 +235,14 @@ def eta_inputs(queue: Queue, now: datetime) -> eta_model.EtaModel:
             sa.select(Ticket.called_at, Ticket.served_at)
             .where(Ticket.queue_id == queue.id, Ticket.status == "SERVED", Ticket.served_at.is_not(None),
                    Ticket.called_at.is_not(None))
-            .order_by(Ticket.served_at.desc()).limit(RECENT_SERVICE_SAMPLES)
+            .order_by(Ticket.served_at.desc()).limit(eta_model.RECENT_SERVICE_SAMPLES)
         ).all()
     ]
-    durations = [d for d in durations if eta_model.MIN_LEARN_SECONDS <= d <= eta_model.MAX_LEARN_SECONDS]
-    cv = 1.0
-    if len(durations) >= 5 and statistics.mean(durations) > 0:
-        cv = min(1.5, max(0.3, statistics.stdev(durations) / statistics.mean(durations)))
     vip_last_hour = db.session.scalar(
         sa.select(sa.func.count()).select_from(Ticket)
         .where(Ticket.queue_id == queue.id, Ticket.kind == "VIP", Ticket.created_at >= now - timedelta(hours=1))
     ) or 0
-    return eta_model.EtaModel(mean_service_seconds=queue.mean_service_seconds or eta_model.DEFAULT_SERVICE_SECONDS,
-                              counters=max(1, counters), service_cv=cv, vip_per_minute=vip_last_hour / 60.0)
+    return eta_model.model_from_history(queue.mean_service_seconds, counters, durations, vip_last_hour)
 
 
 def compute_estimates(queue: Queue, now: datetime | None = None) -> dict:

@@ -41,6 +41,10 @@ def tickets(spec: str) -> list[Waiting]:
     # a STANDARD past max_standard_wait_min goes before any VIP, streak or not
     ("S46 V10", 0, RULES, "S46"),
     ("S46 S50 V10", 0, RULES, "S50"),
+    # ...but not before a VIP that has waited even longer (overload: nobody starves)
+    ("S46 V50", 0, RULES, "V50"),
+    ("S46 V50", 3, RULES, "V50"),
+    ("S60 V50", 0, RULES, "S60"),
     # exactly at the limit is not past it
     ("S45 V10", 0, RULES, "V10"),
     # other settings
