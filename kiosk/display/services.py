@@ -26,7 +26,7 @@ from kiosk.display.models import Display
 from kiosk.events import after_commit, publish, seq_key
 from kiosk.extensions import db, redis_client
 from kiosk.queues.models import Queue, Ticket
-from kiosk.queues.services import local_day
+from kiosk.queues.services import local_day, queue_estimates
 from kiosk.tenancy import get_or_404, system_scope, tenant_scope
 
 log = logging.getLogger(__name__)
@@ -236,19 +236,21 @@ def _ticket_brief(ticket: Ticket) -> dict:
             "queue_id": str(ticket.queue_id)}
 
 
-def _next_tickets(queue_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Ticket]]:
-    """The next waiting tickets of each queue, VIP first then oldest first.
-
-    An approximation of the calling rule (which also caps VIP streaks and
-    promotes long-waiting standard tickets); the TV only shows a few.
-    """
-    result: dict[uuid.UUID, list[Ticket]] = {qid: [] for qid in queue_ids}
-    for queue_id in queue_ids:
-        rows = db.session.scalars(
-            sa.select(Ticket).where(Ticket.queue_id == queue_id, Ticket.status == "WAITING")
-            .order_by((Ticket.kind == "VIP").desc(), Ticket.created_at).limit(NEXT_TICKETS)
-        )
-        result[queue_id] = list(rows)
+def _next_tickets(queues: list[Queue]) -> dict[uuid.UUID, list[Ticket]]:
+    """The next waiting tickets of each queue, in the order the calling rule will call them."""
+    result: dict[uuid.UUID, list[Ticket]] = {}
+    for queue in queues:
+        try:
+            order = queue_estimates(queue)["order"][:NEXT_TICKETS]
+        except Exception:  # noqa: BLE001 - a TV must keep showing something if the estimator fails
+            log.exception("calling order unavailable; the TV shows VIP first, then oldest")
+            result[queue.id] = list(db.session.scalars(
+                sa.select(Ticket).where(Ticket.queue_id == queue.id, Ticket.status == "WAITING")
+                .order_by((Ticket.kind == "VIP").desc(), Ticket.created_at).limit(NEXT_TICKETS)))
+            continue
+        ids = [uuid.UUID(ticket_id) for ticket_id in order]
+        tickets = {t.id: t for t in db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids)))} if ids else {}
+        result[queue.id] = [tickets[i] for i in ids if i in tickets and tickets[i].status == "WAITING"]
     return result
 
 
@@ -263,7 +265,7 @@ def build_snapshot(establishment_id) -> dict:
         waiting = dict(db.session.execute(
             sa.select(Ticket.queue_id, sa.func.count()).where(Ticket.status == "WAITING")
             .group_by(Ticket.queue_id)).all())
-        upcoming = _next_tickets(queue_ids)
+        upcoming = _next_tickets(queues)
         today = local_day(establishment)
         called = list(db.session.scalars(
             sa.select(Ticket).where(Ticket.queue_id.in_(queue_ids) if queue_ids else sa.false(),

@@ -159,3 +159,29 @@ def test_a_revoked_display_is_dropped_at_once_and_refused_after(app, world, live
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         connect(live_server, world.a.display_token)
     assert refused.value.status_code == 404
+
+
+def test_a_call_made_through_the_queue_api_reaches_the_screen(app, world, live_server, api):
+    ws = connect(live_server, world.a.display_token)
+    try:
+        snapshot = receive(ws)
+        api.login(world.a.agent_email)
+        response = api.post(f"/api/queues/{world.a.queue_id}/call-next", json={"counter": "7"})
+        assert response.status_code == 200, response.get_json()
+        messages = [receive(ws, skip=("ping", "snapshot")) for _ in range(3)]
+        called = [m for m in messages if m["type"] == "called"]
+        assert called and called[0]["ticket"]["code"] == "A-001" and called[0]["ticket"]["counter"] == "7"
+        assert sorted(m["seq"] for m in messages) == [snapshot["seq"] + i for i in (1, 2, 3)]
+    finally:
+        ws.close()
+
+
+def test_compression_offered_by_browsers_is_declined(world, live_server):
+    # A zlib context per TV would cost far more than the frames it saves.
+    ws = websocket.create_connection(f"ws://{live_server}/ws/display/{world.a.display_token}", timeout=5,
+                                     header=["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"])
+    try:
+        assert "sec-websocket-extensions" not in {k.lower() for k in ws.getheaders()}
+        assert receive(ws)["type"] == "snapshot"
+    finally:
+        ws.close()
