@@ -5,20 +5,22 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from flask import (Blueprint, Response, abort, current_app, g, render_template, request,
+from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
                    send_from_directory)
+from flask_babel import get_locale
 
-from kiosk.auth.access import manager_required
+from kiosk.auth.access import authenticate_staff, manager_required
 from kiosk.display import services
 from kiosk.display.protocol import serve_display
 from kiosk.display.schemas import DisplayCreatedSchema, DisplayLabelSchema, DisplaySchema
-from kiosk.errors import NotFound
+from kiosk.errors import ApiError, NotFound
 from kiosk.extensions import sock
 from kiosk.web import json_body
 
 api_bp = Blueprint("display_api", __name__, url_prefix="/api/displays")
 public_bp = Blueprint("display", __name__)
-blueprints = [api_bp, public_bp]
+manage_bp = Blueprint("display_manage", __name__)
+blueprints = [api_bp, public_bp, manage_bp]
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 ASSETS = ("display/waiting-display.css", "display/waiting-display.js", "sounds/call-standard.wav",
@@ -68,6 +70,21 @@ def rename_display(display_id: str) -> dict:
 def revoke_display(display_id: str) -> dict:
     display = services.revoke_display(display_id)
     return DisplaySchema().dump(services.describe(display, services.current_establishment(), _base_url()))
+
+
+@manage_bp.get("/dashboard/displays")
+def manage_page():
+    """The managers' page: each display with its health (data from the API above)."""
+    try:
+        claims = authenticate_staff()
+    except ApiError as exc:
+        if exc.status == 401:
+            return redirect(f"/login?next={request.path}")
+        raise
+    if claims["role"] != "manager":
+        abort(403)
+    return render_template("display/manage.html", locale=str(get_locale()),
+                           css_url=_asset_url("display/manage.css"), js_url=_asset_url("display/manage.js"))
 
 
 # --- the TV ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from tests.display.conftest import call_ticket, issue
+from tests.factories import PASSWORD
 
 
 def _manager(api, tenant):
@@ -152,3 +153,28 @@ def test_the_service_worker_is_served_for_the_display_scope(client):
     assert response.headers["Service-Worker-Allowed"] == "/display/"
     assert response.mimetype == "text/javascript"
     assert response.headers["Cache-Control"] == "no-cache"
+
+
+def _cookie_login(client, email):
+    """Log in as the dashboard does: the JWT in an HttpOnly cookie, plus the CSRF cookie."""
+    import jwt as pyjwt
+
+    token = client.post("/auth/login", json={"email": email, "password": PASSWORD}).get_json()["access_token"]
+    client.set_cookie("access_token_cookie", token)
+    client.set_cookie("csrf_access_token", pyjwt.decode(token, options={"verify_signature": False})["csrf"])
+    return token
+
+
+def test_the_displays_page_is_for_managers(app, world):
+    with app.test_client() as anonymous:
+        response = anonymous.get("/dashboard/displays")
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    with app.test_client() as agent:
+        _cookie_login(agent, world.a.agent_email)
+        assert agent.get("/dashboard/displays").status_code == 403
+    with app.test_client() as manager:
+        _cookie_login(manager, world.a.manager_email)
+        page = manager.get("/dashboard/displays")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert "/static/display/manage.js?v=" in html and "<script>" not in html and "style=" not in html

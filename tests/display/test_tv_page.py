@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -177,3 +178,48 @@ def test_an_uncaught_error_reloads_the_page_but_never_in_a_loop(world, tv, gunic
                   "window.__sameDocument = true; setTimeout(function () { throw new Error('boom'); })")
     page.wait_for_timeout(4000)
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_the_displays_page_shows_health_and_warns_about_a_quiet_screen(app, world, browser, live_server):
+    import jwt as pyjwt
+    import sqlalchemy as sa
+
+    from kiosk.auth.models import Establishment
+    from kiosk.display.models import Display
+    from kiosk.extensions import db
+    from kiosk.tenancy import tenant_scope
+    from tests.factories import PASSWORD
+
+    with app.app_context(), tenant_scope(world.a.id):
+        # Open around the clock, and the TV has been silent for 10 minutes.
+        establishment = db.session.execute(sa.select(Establishment)).scalar_one()
+        establishment.opening_hours = {d: ["00:00", "24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat",
+                                                                       "sun")}
+        display = db.session.execute(sa.select(Display)).scalar_one()
+        display.last_heartbeat = datetime.now(timezone.utc) - timedelta(minutes=10)
+        db.session.commit()
+    token = app.test_client().post("/auth/login", json={"email": world.a.manager_email,
+                                                        "password": PASSWORD}).get_json()["access_token"]
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context.add_init_script(CSP_PROBE)
+    host = live_server.split(":")[0]
+    context.add_cookies([
+        {"name": "access_token_cookie", "value": token, "domain": host, "path": "/"},
+        {"name": "csrf_access_token", "value": pyjwt.decode(token, options={"verify_signature": False})["csrf"],
+         "domain": host, "path": "/"},
+    ])
+    page = context.new_page()
+    try:
+        page.goto(f"http://{live_server}/dashboard/displays?lang=en")
+        row = page.locator("[data-rows] tr").first
+        expect(row).to_contain_text("Waiting room")
+        expect(row.locator(".pill")).to_have_text("Quiet")
+        expect(row.locator(".warning")).to_contain_text("10 minutes")
+        page.fill("input[name=label]", "Pharmacy TV")
+        page.click("button[type=submit]")
+        expect(page.locator("[data-rows] tr")).to_have_count(2)
+        expect(page.locator("[data-rows] tr").nth(1).locator(".pill")).to_have_text("Never connected")
+        shot(page, "manage")
+        assert page.evaluate("window.__csp") == []
+    finally:
+        context.close()
