@@ -98,7 +98,13 @@
 
   /* ---------- state ---------- */
   function persist() { save(KEY, JSON.stringify({ at: lastMsgAt || Date.now(), state: state })); }
-  function remember(t, count) { announced[t.ticket_id] = count; }
+  function remember(t, count) {
+    if (Object.keys(announced).length > 500) { // months on air: keep only what is on screen
+      announced = {};
+      ((state && state.recent_calls) || []).forEach(function (c) { announced[c.ticket_id] = c.call_count || 'event'; });
+    }
+    announced[t.ticket_id] = count;
+  }
   function applySnapshot(m, fromPoll) {
     if (m.refresh && !awaiting && m.seq < lastSeq) return; // older than what we have
     var first = !state;
@@ -136,7 +142,7 @@
     } else if (m.type === 'queue') {
       (state.queues || []).forEach(function (q) { if (q.id === m.queue_id && typeof m.waiting === 'number') q.waiting = m.waiting; });
     } else if (m.type === 'theme' && m.theme) {
-      state.theme = m.theme;
+      state.theme = Object.assign({ sounds: state.theme && state.theme.sounds }, m.theme);
     }
     render(); persist();
   }

@@ -42,7 +42,8 @@ PATTERN = "est:*:events"
 # Forwarded to screens byte for byte; other event types are reduced to their
 # seq, so screens see no gap and learn nothing they do not need.
 FORWARDED = {"called", "ticket", "queue", "theme"}
-REFRESHING = {"ticket", "queue"}
+# A theme event carries colours but not the chime URLs: a snapshot completes it.
+REFRESHING = {"ticket", "queue", "theme"}
 REFRESH_DELAY_SECONDS = 0.25
 MAX_BACKLOG_BYTES = 256 * 1024
 MAX_HELD_EVENTS = 500

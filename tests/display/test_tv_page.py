@@ -73,13 +73,16 @@ def shot(page, name: str) -> None:
 
 
 def test_the_page_renders_the_snapshot_and_a_call_appears_within_a_second(app, world, tv, gunicorn_server):
+    vip = issue(app, world.a.id, world.a.queue_id, "VIP")
     server = gunicorn_server()
     page = tv.open(server.address)
     expect(page.locator("body")).to_have_attribute("data-connection", "live")
     expect(page.locator("body")).to_have_attribute("data-transport", "ws")
     expect(page.locator("[data-name]")).to_have_text(world.a.name)
     expect(page.locator("[data-queues]")).to_contain_text("General")
-    expect(page.locator("[data-queues] .chip").first).to_have_text("A-001")
+    chips = page.locator("[data-queues] .chip")
+    expect(chips).to_have_text(["V-001", "A-001"])  # VIP first, in the calling rule's order
+    expect(chips.first).to_have_class("chip vip")
     expect(page.locator("[data-latest-call]")).to_have_text("—")
     shot(page, "snapshot")
 
@@ -90,6 +93,10 @@ def test_the_page_renders_the_snapshot_and_a_call_appears_within_a_second(app, w
     assert elapsed < 1.0, elapsed
     expect(page.locator("[data-latest-counter]")).to_contain_text("4")
     expect(page.locator("[data-serving]")).to_contain_text("A-001")
+    call_ticket(app, world.a.id, vip, "2")
+    expect(page.locator("[data-latest-call]")).to_have_text("V-001", timeout=1000)
+    expect(page.locator("[data-latest-vip]")).to_be_visible()
+    expect(page.locator("[data-recent]")).to_contain_text("A-001")
     page.wait_for_timeout(1300)  # let the one-shot call animation finish before the picture
     shot(page, "called")
 
