@@ -217,6 +217,8 @@
       if (m.type === 'snapshot' && !wsLive) { wsLive = true; wsFails = 0; attempt = 0; stopPolling(); }
       onMessage(m, false);
     };
+    // A handshake that never completes (a frozen server, a cut link) must not stall reconnection.
+    setTimeout(function () { if (ws === sock && !wsLive) sock.onclose(); }, Math.min(10000, STALE));
     sock.onclose = sock.onerror = function () {
       if (ws !== sock) return;
       if (!wsLive) wsFails++;

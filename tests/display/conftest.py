@@ -81,6 +81,13 @@ class GunicornServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
+    def pause(self) -> None:
+        """Freeze the server: its sockets stay open but silent, like a cut link."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def worker_pids(self) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]

@@ -230,3 +230,27 @@ def test_the_displays_page_shows_health_and_warns_about_a_quiet_screen(app, worl
         assert page.evaluate("window.__csp") == []
     finally:
         context.close()
+
+
+def test_a_silent_link_is_detected_and_the_page_recovers_when_it_comes_back(app, world, tv, gunicorn_server):
+    # SIGSTOP keeps every TCP connection open but silent: no close event ever
+    # reaches the browser, as when a cable or a Wi-Fi link drops.
+    server = gunicorn_server(DISPLAY_PING_SECONDS=1)
+    sockets = []
+    tv.page.on("websocket", lambda ws: sockets.append(ws.url))
+    page = tv.open(server.address)
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-connection", "live")
+    page.evaluate("window.__sameDocument = true")
+    server.pause()
+    try:
+        opened = len(sockets)
+        expect(body).to_have_attribute("data-connection", "stale", timeout=8000)
+        page.wait_for_timeout(6000)  # past 2 pings + 5 s: the page has given up on the silent socket
+        assert len(sockets) > opened  # ...and is trying new ones, not waiting on the dead one
+    finally:
+        server.resume()
+    expect(body).to_have_attribute("data-connection", "live", timeout=15000)
+    assert page.evaluate("window.__sameDocument") is True
+    call_ticket(app, world.a.id, world.a.extra["ticket_id"], "6")
+    expect(page.locator("[data-latest-call]")).to_have_text("A-001", timeout=2000)
