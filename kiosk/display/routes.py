@@ -73,7 +73,7 @@ def revoke_display(display_id: str) -> dict:
 
 
 @manage_bp.get("/dashboard/displays")
-def manage_page():
+def manage_page() -> Response | str:
     """The managers' page: each display with its health (data from the API above)."""
     try:
         claims = authenticate_staff()
