@@ -8,7 +8,8 @@ Staff (JWT, tenant-filtered; other-tenant ids are 404 before any body check):
   POST /api/queues/<id>/call-next       {"counter"} -> 200 ticket | 204
   GET  /api/tickets/<id>;  POST /api/tickets/<id>/recall|serve|no-show|cancel -> 200 | 409
   GET  /api/settings/calling (staff);   PUT|PATCH /api/settings/calling (manager)
-  GET  /api/theme (staff);              PUT /api/theme (manager)
+  GET  /api/theme (staff);              PUT /api/theme (manager);  GET /api/theme.css (staff)
+Dashboard pages (JWT cookie): /dashboard/counter (staff), /dashboard/theme (manager)
 Public (the token is the secret):
   /t/<token>, /t/<token>.json, /t/<token>/qr.svg, /t/<token>/theme.css
 """
@@ -18,10 +19,14 @@ import hashlib
 import io
 import json
 
-import segno
-from flask import Blueprint, Response, g, render_template, request
+from urllib.parse import quote
 
-from kiosk.auth.access import manager_required, staff_required
+import segno
+from flask import Blueprint, Response, abort, g, redirect, render_template, request
+from flask_babel import get_locale
+
+from kiosk.auth.access import authenticate_staff, manager_required, staff_required
+from kiosk.errors import ApiError
 from kiosk.queues import services, tracking
 from kiosk.queues import theme as theme_rules
 from kiosk.queues.schemas import (CallingSettingsSchema, CallNextSchema, QueueCreateSchema, QueueDetailSchema,
@@ -149,6 +154,42 @@ def get_theme() -> dict:
 @manager_required
 def put_theme() -> dict:
     return ThemeOutSchema().dump(services.update_theme(ThemeSchema().load(json_body())))
+
+
+@bp.get("/api/theme.css")
+@staff
+def theme_css() -> Response:
+    """The establishment's CSS variables, for the dashboard pages (inline styles are forbidden)."""
+    response = Response(theme_rules.stylesheet(services.current_establishment().theme), mimetype="text/css")
+    response.headers["Cache-Control"] = "private, max-age=3600"  # linked with ?v=<theme version>
+    return response
+
+
+# --- dashboard pages ------------------------------------------------------------------------
+
+def _dashboard_page(template: str, *roles: str, **context):
+    """Render a dashboard page for signed-in staff; the login page for anyone else."""
+    try:
+        claims = authenticate_staff()
+    except ApiError as exc:
+        if exc.status == 401:
+            return redirect("/login?next=" + quote(request.path))
+        raise
+    if roles and claims["role"] not in roles:
+        abort(403)
+    theme = services.get_theme()
+    return render_template(template, locale=str(get_locale()), theme_version=theme["version"], **context)
+
+
+@bp.get("/dashboard/counter")
+def counter_page():
+    return _dashboard_page("queues/counter.html")
+
+
+@bp.get("/dashboard/theme")
+def theme_page():
+    return _dashboard_page("queues/theme.html", "manager", text_on=theme_rules.TEXT_ON,
+                           min_contrast=theme_rules.MIN_CONTRAST, sounds=theme_rules.SOUNDS)
 
 
 # --- public ticket page -------------------------------------------------------------------

@@ -12,6 +12,19 @@ from kiosk.queues.models import Ticket
 from kiosk.tenancy import tenant_scope
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium (never a downloaded one), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.queues.browser import CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 @pytest.fixture(scope="session")
 def queues_live_server(app):
     """The session app behind a threaded Werkzeug server; yields its base URL."""

@@ -6,50 +6,15 @@ fails the test.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
+
+from tests.queues.browser import ARTIFACTS, PROBE, css, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-# Records CSP violations, sounds played and vibrations asked for.
-PROBE = """
-window.__csp = []; window.__played = []; window.__vibrated = []; window.__statusAt = {};
-document.addEventListener('DOMContentLoaded', function () {
-  // When the page itself shows a new status (ms since the epoch, same clock as the test).
-  new MutationObserver(function () {
-    window.__statusAt[document.body.dataset.status] = Date.now();
-  }).observe(document.body, { attributes: true, attributeFilter: ['data-status'] });
-});
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-(function () {
-  var play = HTMLMediaElement.prototype.play;
-  HTMLMediaElement.prototype.play = function () {
-    if (!this.muted) { window.__played.push(this.src); }
-    return play.apply(this, arguments);
-  };
-  Object.defineProperty(navigator, 'vibrate', { configurable: true, value: function (p) {
-    window.__vibrated.push(Date.now()); return true; } });
-})();
-"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -76,14 +41,6 @@ def shot(page, name: str) -> str:
     path = str(ARTIFACTS / f"ticket-{name}.png")
     page.screenshot(path=path)
     return path
-
-
-def wait_until(page, expression: str, timeout: float = 3.0) -> None:
-    """Poll a JS expression from Python: wait_for_function evals in the page, which the CSP forbids."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-        page.wait_for_timeout(20)
 
 
 def open_ticket(page, base: str, token: str):
@@ -147,10 +104,6 @@ def test_the_qr_code_decodes_to_the_tracking_url(phone, public_base, tickets):
     assert decoded.returncode == 0, decoded.stderr
     expected = page.evaluate("fetch(location.pathname + '.json').then(r => r.json()).then(b => b.ticket.tracking_url)")
     assert decoded.stdout.strip() == expected == f"{public_base}/t/{token}"
-
-
-def css(page, selector: str, prop: str) -> str:
-    return page.eval_on_selector(selector, f"el => getComputedStyle(el).getPropertyValue('{prop}').trim()")
 
 
 def test_the_theme_colours_are_applied_and_follow_changes(phone, public_base, tickets):
