@@ -22,11 +22,13 @@ import json
 from urllib.parse import quote
 
 import segno
-from flask import Blueprint, Response, abort, g, redirect, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request
 from flask_babel import get_locale
+from flask_limiter.util import get_remote_address
 
 from kiosk.auth.access import authenticate_staff, manager_required, staff_required
 from kiosk.errors import ApiError
+from kiosk.extensions import limiter
 from kiosk.queues import services, tracking
 from kiosk.queues import theme as theme_rules
 from kiosk.queues.schemas import (CallingSettingsSchema, CallNextSchema, QueueCreateSchema, QueueDetailSchema,
@@ -210,7 +212,17 @@ def _enter_tenant_for(state: dict) -> None:
     g.establishment_timezone = state["establishment"]["timezone"]
 
 
+def _tracking_limit(name: str, default: str):
+    return lambda: current_app.config.get(name, default)
+
+
 @public_bp.get("/t/<token>.json")
+# Phones on an establishment's Wi-Fi share one public IP and poll about 80 times
+# a minute each: the per-IP default would throttle a full waiting room. Limit
+# per token instead, with a per-IP ceiling far above a waiting room.
+@limiter.limit(_tracking_limit("TRACKING_TOKEN_LIMIT", "300/minute"),
+               key_func=lambda: "track:" + (request.view_args or {}).get("token", ""))
+@limiter.limit(_tracking_limit("TRACKING_IP_LIMIT", "30000/minute"), key_func=get_remote_address)
 def ticket_json(token: str) -> Response:
     return _etagged_json(tracking.public_state(token))
 

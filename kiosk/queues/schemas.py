@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from kiosk.queues import theme as theme_rules
 
-_PREFIX = validate.Regexp(r"^[A-Za-z]{1,3}$", error="Use 1 to 3 letters.")
+_PREFIX = validate.Regexp(r"^[A-Za-z]{1,3}$", error=_l("Use 1 to 3 letters."))
 
 
 def _strict_bool() -> fields.Boolean:
@@ -71,7 +71,7 @@ class QueueDetailSchema(QueueSchema):
 
 class TicketCreateSchema(Schema):
     kind = fields.String(load_default="STANDARD", validate=validate.OneOf(
-        ["STANDARD"], error="Staff issue STANDARD tickets; VIP tickets are sold by the kiosk."))
+        ["STANDARD"], error=_l("Staff issue STANDARD tickets; VIP tickets are sold by the kiosk.")))
 
 
 class CounterField(fields.Field):
@@ -79,10 +79,10 @@ class CounterField(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ValidationError("Give the counter as a short text or a number.")
+            raise ValidationError(str(_l("Give the counter as a short text or a number.")))
         text = str(value).strip()
         if not 1 <= len(text) <= 32:
-            raise ValidationError("Use 1 to 32 characters.")
+            raise ValidationError(str(_l("Use 1 to 32 characters.")))
         return text
 
 
@@ -99,16 +99,17 @@ class ThemeSchema(Schema):
     """A theme as a manager sets it. Every colour must stay readable (WCAG AA)."""
 
     primary = fields.String(required=True, validate=validate.Regexp(theme_rules.HEX_PATTERN,
-                                                                    error="Use a hex colour like #0b3d91."))
+                                                                    error=_l("Use a hex colour like #0b3d91.")))
     accent = fields.String(required=True, validate=validate.Regexp(theme_rules.HEX_PATTERN,
-                                                                   error="Use a hex colour like #ffb400."))
+                                                                   error=_l("Use a hex colour like #ffb400.")))
     vip = fields.String(required=True, validate=validate.Regexp(theme_rules.HEX_PATTERN,
-                                                                error="Use a hex colour like #8a1538."))
+                                                                error=_l("Use a hex colour like #8a1538.")))
     logo_url = fields.String(load_default=None, allow_none=True, validate=validate.And(
         validate.Length(max=500), validate.URL(schemes={"https"}, require_tld=True,
-                                               error="Use an https:// address of an image.")))
+                                               error=_l("Use an https:// address of an image."))))
     sound = fields.String(load_default=theme_rules.DEFAULT_THEME["sound"],
-                          validate=validate.OneOf(list(theme_rules.SOUNDS)))
+                          validate=validate.OneOf(list(theme_rules.SOUNDS),
+                                                  error=_l("Choose one of: {choices}.")))
 
     @validates_schema
     def _readable(self, data: dict, **_kwargs) -> None:

@@ -133,3 +133,18 @@ def test_theme_helpers_for_other_screens():
     assert theme_rules.css_variables(None)["--kiosk-primary"] == theme_rules.DEFAULT_THEME["primary"]
     sheet = theme_rules.stylesheet({"primary": "#123456"})
     assert sheet.startswith(":root {") and "--kiosk-primary: #123456;" in sheet
+
+
+def test_polling_is_limited_per_token_not_per_shared_ip(app, client, world, tickets):
+    _, first = tickets.issue()
+    _, second = tickets.issue()
+    app.config["TRACKING_TOKEN_LIMIT"] = "5/minute"
+    try:
+        statuses = [client.get(f"/t/{first}.json").status_code for _ in range(6)]
+        assert statuses == [200] * 5 + [429]
+        limited = client.get(f"/t/{first}.json")
+        assert limited.get_json()["error"]["code"] == "rate_limited" and "Retry-After" in limited.headers
+        # Another phone behind the same IP is not affected.
+        assert client.get(f"/t/{second}.json").status_code == 200
+    finally:
+        app.config.pop("TRACKING_TOKEN_LIMIT")
