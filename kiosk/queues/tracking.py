@@ -9,6 +9,7 @@ falls back to the database, never to an error.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -54,7 +55,9 @@ def _locate(token: str) -> tuple[str, str]:
 
 
 def _compute(ticket_id: str) -> dict:
-    ticket = db.session.execute(sa.select(Ticket).where(Ticket.id == ticket_id)).scalar_one_or_none()
+    # A real UUID: SQLite's Uuid type does not take strings (psycopg2 does).
+    ticket = db.session.execute(
+        sa.select(Ticket).where(Ticket.id == uuid.UUID(ticket_id))).scalar_one_or_none()
     if ticket is None:
         raise NotFound()
     queue = db.session.execute(sa.select(Queue).where(Queue.id == ticket.queue_id)).scalar_one()
