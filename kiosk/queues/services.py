@@ -55,7 +55,19 @@ def _iso(moment: datetime | None) -> str | None:
 
 # --- queues -----------------------------------------------------------------------
 
+def _check_prefix_free(prefix: str, queue_id=None) -> None:
+    """Two queues with one prefix would both call "A-001": refuse it.
+
+    :raise ApiError 409 prefix_taken:
+    """
+    clash = db.session.scalar(sa.select(Queue.id).where(Queue.prefix == prefix.upper(), Queue.id != queue_id)
+                              if queue_id else sa.select(Queue.id).where(Queue.prefix == prefix.upper()))
+    if clash is not None:
+        raise ApiError(409, "prefix_taken", _l("Another queue already uses this prefix."), {"prefix": prefix.upper()})
+
+
 def create_queue(name: str, prefix: str) -> Queue:
+    _check_prefix_free(prefix)
     queue = Queue(name=name, prefix=prefix.upper(), vip_prefix="V", active=True)
     db.session.add(queue)
     db.session.commit()
@@ -76,6 +88,7 @@ def update_queue(queue_id, changes: dict) -> Queue:
     if "name" in changes:
         queue.name = changes["name"]
     if "prefix" in changes:
+        _check_prefix_free(changes["prefix"], queue.id)
         queue.prefix = changes["prefix"].upper()
     if "active" in changes:
         queue.active = changes["active"]

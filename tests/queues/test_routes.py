@@ -62,6 +62,17 @@ def test_manager_creates_a_queue_and_staff_list_it(manager, world):
     assert names == ["General", "Pharmacy", "Radiology"]
 
 
+def test_two_queues_cannot_share_a_prefix(manager, world):
+    taken = manager.post("/api/queues", json={"name": "Again", "prefix": "a"})
+    assert taken.status_code == 409 and taken.get_json()["error"]["code"] == "prefix_taken"
+    assert manager.patch(f"/api/queues/{world.a.other_queue_id}", json={"prefix": "A"}).status_code == 409
+    assert manager.patch(f"/api/queues/{world.a.queue_id}", json={"prefix": "A"}).status_code == 200  # its own
+    # Another establishment's prefixes do not matter.
+    assert manager.post("/api/queues", json={"name": "Radiology", "prefix": "R"}).status_code == 201
+    manager.login(world.b.manager_email, PASSWORD)
+    assert manager.post("/api/queues", json={"name": "Retail", "prefix": "R"}).status_code == 201
+
+
 def test_agent_cannot_create_or_configure_a_queue(agent, world):
     assert agent.post("/api/queues", json={"name": "X", "prefix": "X"}).status_code == 403
     assert agent.patch(f"/api/queues/{world.a.queue_id}", json={"active": False}).status_code == 403
