@@ -104,7 +104,10 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
         "RATELIMIT_STRATEGY": "moving-window",
         # Loose per-IP ceiling before authentication (a whole NAT'd fleet shares an IP).
         "RATELIMIT_DEFAULT": env.get("RATELIMIT_IP_DEFAULT", "3000/minute"),
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # Off: flask-limiter would put Retry-After on every response (and its
+        # X-RateLimit-* would describe only the loose per-IP ceiling). Only 429
+        # and 503 carry Retry-After (kiosk.security strips it elsewhere).
+        "RATELIMIT_HEADERS_ENABLED": env.get("RATELIMIT_HEADERS_ENABLED", "0") == "1",
         "RATELIMIT_SWALLOW_ERRORS": True,
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
         "CELERY": {

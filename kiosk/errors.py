@@ -115,19 +115,18 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def _retry_after(exc: HTTPException) -> str:
-    limit = getattr(exc, "limit", None)
+    """Seconds until the breached flask-limiter window frees a slot."""
+    import time
+
     try:
-        from flask_limiter import current_limiter  # noqa: F401
         from kiosk.extensions import limiter
 
-        reset = limiter.current_limit.reset_at if limiter.current_limit else None
-        if reset:
-            import time
-
-            return str(max(1, int(reset - time.time())))
-    except Exception:  # noqa: BLE001 - header must be present whatever happens
+        current = limiter.current_limit
+        if current is not None and current.reset_at:
+            return str(max(1, int(current.reset_at - time.time()) + 1))
+    except Exception:  # noqa: BLE001 - the header must be present whatever happens
         pass
-    return "60" if limit is None else "60"
+    return "60"
 
 
 def _wants_html() -> bool:

@@ -57,12 +57,24 @@ def init_security(app: Flask) -> None:
         x_content_type_options=True,
     )
     app.config.setdefault("RATELIMIT_DEFAULT", app.config.get("IP_LIMIT", "3000/minute"))
+    # Registered before the limiter's own hook, so it runs after it.
+    app.after_request(_retry_after_only_when_meaningful)
     limiter.init_app(app)
 
     @limiter.request_filter
     def _exempt() -> bool:
         path = request.path
         return path.startswith(("/health", "/ws/", "/static/", "/frontend/")) or path == "/metrics"
+
+
+RETRY_AFTER_STATUSES = (429, 503)
+
+
+def _retry_after_only_when_meaningful(response):
+    """Retry-After means "come back later": only on 429 and 503 (contract)."""
+    if response.status_code not in RETRY_AFTER_STATUSES:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def _retry_after(limit_string: str, key: str) -> str:
