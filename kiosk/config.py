@@ -110,6 +110,15 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
         "RATELIMIT_HEADERS_ENABLED": env.get("RATELIMIT_HEADERS_ENABLED", "0") == "1",
         "RATELIMIT_SWALLOW_ERRORS": True,
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
+        # Fault-test hook, never honoured in production: hold each payment's
+        # processing transaction open this long (the SIGKILL-mid-payment test).
+        "PAYMENTS_TEST_DELAY_SECONDS": 0.0 if production else float(env.get("KIOSK_PAYMENTS_TEST_DELAY_SECONDS") or 0),
+        # Comma-separated networks allowed to scrape /metrics without the token.
+        "METRICS_ALLOWED_NETWORKS": env.get("METRICS_ALLOWED_NETWORKS", ""),
+        # Reverse proxies in front of the app (X-Forwarded-For/-Proto/-Host trusted
+        # from that many hops); 0 = none, headers ignored.
+        "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
+        "FORCE_HTTPS": env.get("FORCE_HTTPS", "1" if production else "0") == "1",
         "CELERY": {
             "broker_url": redis_url or "memory://",
             "result_backend": None,

@@ -16,10 +16,12 @@ import time
 
 from flask import Flask, current_app, request
 from flask_babel import lazy_gettext as _l
+from flask_talisman import Talisman
 from limits import parse
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kiosk.errors import ApiError
-from kiosk.extensions import limiter, talisman
+from kiosk.extensions import limiter
 
 IDENTITY_LIMIT = "100/minute"
 AUTH_FAILURE_LIMIT = "30/minute"
@@ -43,19 +45,30 @@ CSP = {
 
 
 def init_security(app: Flask) -> None:
-    production = app.config["KIOSK_ENV"] == "production"
-    talisman.init_app(
+    proxies = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if proxies:
+        # Behind a reverse proxy: the client's IP (per-IP limits, logs) and the
+        # scheme (HSTS, secure redirects) come from the proxy's headers.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    secure_cookies = app.config["KIOSK_ENV"] == "production"
+    # One Talisman per app: it keeps its settings on itself, and tests build
+    # apps with different settings in one process. The shared instance in
+    # extensions stays for the per-view ``@talisman(...)`` decorator.
+    app.extensions["talisman"] = Talisman(
         app,
         content_security_policy=CSP,
-        force_https=production,
+        force_https=bool(app.config.get("FORCE_HTTPS")),
+        # Talisman sends HSTS only on requests that arrived over HTTPS.
         strict_transport_security=True,
         strict_transport_security_max_age=31536000,
         frame_options="DENY",
         referrer_policy="strict-origin-when-cross-origin",
-        session_cookie_secure=production,
+        session_cookie_secure=secure_cookies,
         session_cookie_http_only=True,
+        session_cookie_samesite="Lax",
         x_content_type_options=True,
     )
+    app.before_request(guard_request_body)
     app.config.setdefault("RATELIMIT_DEFAULT", app.config.get("IP_LIMIT", "3000/minute"))
     # Registered before the limiter's own hook, so it runs after it.
     app.after_request(_retry_after_only_when_meaningful)
@@ -63,8 +76,60 @@ def init_security(app: Flask) -> None:
 
     @limiter.request_filter
     def _exempt() -> bool:
-        path = request.path
-        return path.startswith(("/health", "/ws/", "/static/", "/frontend/")) or path == "/metrics"
+        return is_exempt_path(request.path)
+
+
+EXEMPT_PREFIXES = ("/health", "/ws/", "/static/", "/frontend/")
+
+
+def is_exempt_path(path: str) -> bool:
+    """Health checks, display WebSockets, static files and scrapes are never rate limited."""
+    return path.startswith(EXEMPT_PREFIXES) or path == "/metrics"
+
+
+# --- request bodies --------------------------------------------------------------
+
+JSON_PREFIXES = ("/api/", "/iot/", "/auth/", "/stats/")
+BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(value) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def guard_request_body() -> None:
+    """Every JSON route: a body must be declared JSON, and be shallow.
+
+    Runs before any view (so before the routes other packages add) and keeps
+    the contract's error shape. The size cap is MAX_CONTENT_LENGTH (413).
+
+    :raise ApiError 415: a body that is not declared as JSON.
+    :raise ApiError 400 invalid_json: JSON nested deeper than MAX_JSON_DEPTH.
+    """
+    if request.method not in BODY_METHODS or not request.path.startswith(JSON_PREFIXES):
+        return
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", _l("The request body must be JSON."))
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        data, too_deep = None, True
+    else:
+        too_deep = data is not None and json_depth(data) > MAX_JSON_DEPTH
+    if too_deep:
+        raise ApiError(400, "invalid_json", _l("The request body is nested too deeply."),
+                       {"max_depth": MAX_JSON_DEPTH})
 
 
 RETRY_AFTER_STATUSES = (429, 503)
