@@ -1,4 +1,46 @@
-from flask import Blueprint
+"""Device payment routes (signed, scheme v1; see kiosk/devices/guard.py).
+
+  POST /iot/payments               {"transaction_id", "amount", "currency"?} -> 202 new | 200 retry | 422
+  GET  /iot/payments/<id>          the owning device only; else 404
+  POST /iot/tickets                {"request_id"} -> 201 first | 200 after (same ticket)
+"""
+from __future__ import annotations
+
+from flask import Blueprint, g
+
+from kiosk.devices.guard import verify_device_signature
+from kiosk.observability import current_request_id
+from kiosk.payments import services
+from kiosk.payments.schemas import (FreeTicketCreateSchema, FreeTicketSchema, PaymentAcceptedSchema,
+                                    PaymentCreateSchema, PaymentStatusSchema)
+from kiosk.web import json_body
 
 # Payment routes live under /iot and share the device signature guard.
 bp = Blueprint("payments", __name__, url_prefix="/iot")
+
+
+@bp.post("/payments")
+@verify_device_signature
+def create_payment() -> tuple[dict, int]:
+    data = PaymentCreateSchema().load(json_body())
+    result = services.ingest_payment(g.device, data["transaction_id"], data["amount"], data.get("currency"),
+                                     request_id=current_request_id())
+    if result.created:
+        return PaymentAcceptedSchema().dump(result.body), 202
+    return PaymentStatusSchema().dump(result.body), 200
+
+
+@bp.get("/payments/<transaction_id>")
+@verify_device_signature
+def payment_status(transaction_id: str) -> dict:
+    transaction = services.get_payment(g.device, transaction_id)
+    return PaymentStatusSchema().dump(services.describe_payment(transaction))
+
+
+@bp.post("/tickets")
+@verify_device_signature
+def create_free_ticket() -> tuple[dict, int]:
+    data = FreeTicketCreateSchema().load(json_body())
+    ticket, created = services.issue_free_ticket(g.device, data["request_id"])
+    body = {**services.device_ticket(ticket), "request_id": str(data["request_id"])}
+    return FreeTicketSchema().dump(body), 201 if created else 200

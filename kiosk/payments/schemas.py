@@ -1,0 +1,74 @@
+"""Every input and output of the payments API, validated and documented here.
+
+Types are strict: a device that sends ``"500"`` or ``12.5`` for an amount has
+a bug, and guessing what it meant is how money goes missing.
+"""
+from __future__ import annotations
+
+from babel.numbers import list_currencies
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, validate
+
+_ISO_4217 = frozenset(list_currencies())
+
+
+# A sanity ceiling far above any coin box, well inside a BIGINT.
+MAX_AMOUNT = 10**12
+
+
+def strict_amount(**kwargs) -> fields.Integer:
+    """A JSON integer > 0. ``strict`` refuses strings and floats; marshmallow refuses booleans."""
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT), **kwargs)
+
+
+def _iso_currency(value: str) -> None:
+    if value not in _ISO_4217:
+        raise ValidationError(str(_l("Not an ISO 4217 currency code.")))
+
+
+class PaymentCreateSchema(Schema):
+    transaction_id = fields.UUID(required=True, metadata={"description": "chosen by the device; reuse it on retry"})
+    amount = strict_amount(required=True, metadata={"description": "integer, in the currency's minor unit"})
+    currency = fields.String(validate=[validate.Regexp(r"^[A-Z]{3}$", error=_l("Use a 3-letter ISO 4217 code.")),
+                                       _iso_currency],
+                             metadata={"description": "ISO 4217; defaults to the establishment's"})
+
+
+class EtaSchema(Schema):
+    min = fields.Integer()
+    max = fields.Integer()
+
+
+class DeviceTicketSchema(Schema):
+    ticket_id = fields.String()
+    code = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    position = fields.Integer(allow_none=True,
+                              metadata={"description": "1 = called next; 0 once called; null when finished"})
+    eta_minutes = fields.Nested(EtaSchema, allow_none=True)
+    tracking_url = fields.String()
+
+
+class PaymentAcceptedSchema(Schema):
+    transaction_id = fields.String()
+    status = fields.String(metadata={"description": "PENDING | CONFIRMED | FAILED"})
+    status_url = fields.String()
+
+
+class PaymentStatusSchema(Schema):
+    transaction_id = fields.String()
+    status = fields.String(metadata={"description": "PENDING | CONFIRMED | FAILED"})
+    amount = fields.Integer()
+    currency = fields.String()
+    failure_reason = fields.String(allow_none=True)
+    ticket = fields.Nested(DeviceTicketSchema, allow_none=True)
+    status_url = fields.String()
+
+
+class FreeTicketCreateSchema(Schema):
+    request_id = fields.UUID(required=True, metadata={"description": "chosen by the device; reuse it on retry"})
+
+
+class FreeTicketSchema(DeviceTicketSchema):
+    request_id = fields.String()
