@@ -1,0 +1,70 @@
+#include "kiosk/config.h"
+
+#include <cstdlib>
+
+namespace kiosk {
+
+bool parse_server_url(const std::string& url, ServerUrl& out) {
+    const std::string scheme = "https://";
+    if (url.compare(0, scheme.size(), scheme) != 0) return false;
+    std::string rest = url.substr(scheme.size());
+    if (!rest.empty() && rest.back() == '/') rest.pop_back();
+    if (rest.empty() || rest.find_first_of("/?#@ ") != std::string::npos) return false;
+    ServerUrl parsed;
+    size_t colon = rest.rfind(':');
+    if (colon != std::string::npos) {
+        std::string port = rest.substr(colon + 1);
+        if (port.empty() || port.size() > 5) return false;
+        for (char c : port) {
+            if (c < '0' || c > '9') return false;
+        }
+        unsigned long value = std::strtoul(port.c_str(), nullptr, 10);
+        if (value == 0 || value > 65535) return false;
+        parsed.port = static_cast<uint16_t>(value);
+        rest = rest.substr(0, colon);
+    }
+    if (rest.empty()) return false;
+    for (char c : rest) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+        if (!ok) return false;
+    }
+    parsed.host = rest;
+    out = parsed;
+    return true;
+}
+
+void DeviceConfig::load(Storage& storage) {
+    std::string value;
+    auto get = [&](const char* key, std::string& field) {
+        if (storage.read(key, value)) field = value;
+    };
+    get(keys::kDeviceId, device_id);
+    get(keys::kSecretKey, secret_key);
+    get(keys::kEstablishment, establishment_id);
+    get(keys::kQueueId, queue_id);
+    get(keys::kWifiSsid, wifi_ssid);
+    get(keys::kWifiPass, wifi_pass);
+    get(keys::kServerUrl, server_url);
+    get(keys::kCaPem, ca_pem);
+    get(keys::kNtp, ntp_server);
+    get(keys::kCurrency, currency);
+    if (storage.read(keys::kPrice, value)) price = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    std::vector<CoinType> table;
+    if (storage.read(keys::kCoins, value) && parse_coin_table(value, table)) coins = table;
+}
+
+bool valid_currency(const std::string& code) {
+    if (code.size() != 3) return false;
+    for (char c : code) {
+        if (c < 'A' || c > 'Z') return false;
+    }
+    return true;
+}
+
+bool looks_like_pem_certificate(const std::string& pem) {
+    size_t begin = pem.find("-----BEGIN CERTIFICATE-----");
+    size_t end = pem.find("-----END CERTIFICATE-----");
+    return begin != std::string::npos && end != std::string::npos && end > begin + 40;
+}
+
+}  // namespace kiosk
