@@ -68,11 +68,14 @@ class StatementCounter:
 
 @pytest.fixture
 def count_statements(app):
-    def make() -> StatementCounter:
-        return StatementCounter(db.engine)
-
+    # The engine only: holding an app context here would share one session across requests.
     with app.app_context():
-        yield make
+        engine = db.engine
+
+    def make() -> StatementCounter:
+        return StatementCounter(engine)
+
+    return make
 
 
 @pytest.fixture
@@ -94,3 +97,12 @@ def manager_api(app):
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _forget_cache_outages():
+    from kiosk.stats.cache import reset_outage
+
+    reset_outage()
+    yield
+    reset_outage()

@@ -1,0 +1,203 @@
+"""The stats cache on real Redis: hits, O(1) invalidation, TTL, isolation, outage."""
+from __future__ import annotations
+
+import uuid
+
+import redis as redis_lib
+import sqlalchemy as sa
+
+from kiosk.extensions import db, redis_client
+from kiosk.payments.models import Transaction
+from kiosk.queues import services as queue_services
+from kiosk.stats import services
+from kiosk.stats.cache import DEFAULT_TTL
+from kiosk.tenancy import tenant_scope
+
+from tests.fault_services import PrivateRedis
+from tests.stats.conftest import add_payment, utc
+
+DAILY = "/stats/revenue/daily?from=2026-04-01&to=2026-04-30"
+MONTHLY = "/stats/revenue/monthly?from=2026-01&to=2026-12"
+VIP = "/stats/vip/count?from=2026-04-01&to=2026-04-30"
+
+
+def _redis(redis_url):
+    return redis_lib.Redis.from_url(redis_url)
+
+
+def _stats_keys(redis_url, tenant_id) -> list[bytes]:
+    return sorted(_redis(redis_url).scan_iter(f"cache:{tenant_id}:*:stats:*"))
+
+
+def test_second_call_is_served_from_redis_without_sql(app, tenant_in, manager_api, count_statements):
+    t = tenant_in()
+    with app.app_context():
+        add_payment(t.id, utc(2026, 4, 2, 10), 500)
+    api = manager_api(t)
+    for path in (DAILY, MONTHLY, VIP):
+        with count_statements() as cold:
+            first = api.get(path)
+        with count_statements() as warm:
+            second = api.get(path)
+        assert first.status_code == second.status_code == 200
+        assert second.get_json() == first.get_json()
+        assert cold.count >= 1, path
+        assert any("GROUP BY" in s for s in cold.statements), cold.statements
+        assert warm.count == 0, (path, warm.statements)
+
+
+def test_entries_have_the_300_second_ttl(app, tenant_in, manager_api, redis_url):
+    t = tenant_in()
+    api = manager_api(t)
+    for path in (DAILY, MONTHLY, VIP):
+        assert api.get(path).status_code == 200
+    keys = _stats_keys(redis_url, t.id)
+    assert len(keys) == 3
+    for key in keys:
+        assert DEFAULT_TTL - 5 <= _redis(redis_url).ttl(key) <= DEFAULT_TTL == 300
+
+
+def test_a_ticket_change_invalidates_only_that_establishment(app, tenant_in, manager_api, redis_url,
+                                                             count_statements):
+    a, b = tenant_in(), tenant_in()
+    with app.app_context():
+        add_payment(a.id, utc(2026, 4, 2, 10), 500)
+        add_payment(b.id, utc(2026, 4, 2, 10), 700)
+    api_a, api_b = manager_api(a), manager_api(b)
+    assert api_a.get(DAILY).get_json()["total"] == 500
+    assert api_b.get(DAILY).get_json()["total"] == 700
+    generation_b = _redis(redis_url).get(f"cache:gen:{b.id}")
+
+    # A staff action on one of A's tickets (the real endpoint) bumps A's generation.
+    assert api_a.post(f"/api/queues/{a.queue_id}/tickets", json={"kind": "STANDARD"}).status_code == 201
+    with count_statements() as after_change:
+        assert api_a.get(DAILY).get_json()["total"] == 500
+    assert after_change.count >= 1, "A's cache should have been invalidated"
+    with count_statements() as other:
+        assert api_b.get(DAILY).get_json()["total"] == 700
+    assert other.count == 0, "B's cache must be untouched"
+    assert _redis(redis_url).get(f"cache:gen:{b.id}") == generation_b
+
+
+def test_a_confirmed_payment_invalidates_and_shows_at_once(app, tenant_in, manager_api):
+    t = tenant_in()
+    api = manager_api(t)
+    today = "/stats/revenue/daily?from={0}&to={0}"
+    with app.app_context(), tenant_scope(t.id):
+        day = services.local_today().isoformat()
+    before = api.get(today.format(day)).get_json()
+    vip_before = api.get(f"/stats/vip/count?from={day}&to={day}").get_json()
+    assert before["total"] == 0 and vip_before["total"] == 0  # now cached
+
+    # What payment processing does: PENDING -> VIP ticket + CONFIRMED in one commit.
+    with app.app_context(), tenant_scope(t.id):
+        transaction = Transaction(transaction_id=uuid.uuid4(), device_id=t.device_id, amount=500, currency="XOF",
+                                  status="PENDING", payload_hash="1" * 64)
+        db.session.add(transaction)
+        db.session.commit()
+        queue = queue_services.get_queue(t.queue_id)
+        db.session.execute(sa.update(Transaction).where(Transaction.transaction_id == transaction.transaction_id)
+                           .values(status="CONFIRMED"))
+        queue_services.issue_ticket(queue, "VIP", transaction_id=transaction.transaction_id)
+
+    after = api.get(today.format(day)).get_json()
+    assert after["total"] == 500 and after["days"][0]["transactions"] == 1
+    assert api.get(f"/stats/vip/count?from={day}&to={day}").get_json()["total"] == 1
+
+
+def test_invalidation_is_one_generation_bump(app, tenant_in, manager_api, redis_url):
+    t = tenant_in()
+    api = manager_api(t)
+    for path in (DAILY, MONTHLY, VIP):
+        api.get(path)
+    keys_before = set(_redis(redis_url).keys("*"))
+    with app.app_context():
+        from kiosk.stats.cache import invalidate
+
+        invalidate(t.id)
+    keys_after = set(_redis(redis_url).keys("*"))
+    # Nothing scanned or deleted: old entries just age out.
+    assert keys_before == keys_after
+    assert int(_redis(redis_url).get(f"cache:gen:{t.id}")) >= 1
+
+
+def test_redis_outage_degrades_to_correct_uncached_answers(app, tenant_in, manager_api, monkeypatch,
+                                                           count_statements):
+    t = tenant_in()
+    with app.app_context():
+        add_payment(t.id, utc(2026, 4, 2, 10), 500)
+    private = PrivateRedis().start()
+    try:
+        monkeypatch.setattr(redis_client, "_client", redis_lib.Redis.from_url(
+            private.url, socket_timeout=1.0, socket_connect_timeout=1.0))
+        api = manager_api(t)
+        assert api.get(DAILY).get_json()["total"] == 500   # cached in the private Redis
+        with count_statements() as warm:
+            assert api.get(DAILY).get_json()["total"] == 500
+        assert warm.count == 0
+
+        private.stop()
+        with app.app_context():
+            add_payment(t.id, utc(2026, 4, 3, 10), 250)  # a change the dead cache never heard of
+        for path, total in ((DAILY, 750), (MONTHLY, 750), (VIP, 0)):
+            with count_statements() as down:
+                response = api.get(path)
+            assert response.status_code == 200, response.get_json()
+            assert response.get_json()["total"] == total
+            assert down.count >= 1  # read from the database
+        with app.app_context(), tenant_scope(t.id):
+            from datetime import date
+
+            assert services.revenue_daily(date(2026, 4, 1), date(2026, 4, 30))["total"] == 750
+            from kiosk.stats.cache import invalidate
+
+            invalidate(t.id)  # swallowed, logged
+
+        private.start()
+        assert api.get(DAILY).get_json()["total"] == 750
+    finally:
+        private.stop()
+
+
+def test_dead_redis_port_never_errors(app, tenant_in, manager_api, monkeypatch):
+    from tests.fault_services import free_port
+
+    t = tenant_in()
+    with app.app_context():
+        add_payment(t.id, utc(2026, 4, 2, 10), 42)
+    monkeypatch.setattr(redis_client, "_client", redis_lib.Redis(
+        host="127.0.0.1", port=free_port(), socket_timeout=0.5, socket_connect_timeout=0.5))
+    api = manager_api(t)
+    for path, total in ((DAILY, 42), (MONTHLY, 42), (VIP, 0)):
+        response = api.get(path)
+        assert response.status_code == 200 and response.get_json()["total"] == total
+
+
+def test_a_hung_redis_costs_one_timeout_then_reads_skip_it(app, tenant_in, manager_api, monkeypatch):
+    import signal
+    import time
+
+    t = tenant_in()
+    with app.app_context():
+        add_payment(t.id, utc(2026, 4, 2, 10), 500)
+    private = PrivateRedis().start()
+    try:
+        monkeypatch.setattr(redis_client, "_client", redis_lib.Redis.from_url(
+            private.url, socket_timeout=0.5, socket_connect_timeout=0.5))
+        api = manager_api(t)
+        assert api.get(DAILY).get_json()["total"] == 500
+        private.process.send_signal(signal.SIGSTOP)  # accepts connections, never answers
+        started = time.monotonic()
+        assert api.get(MONTHLY).get_json()["total"] == 500
+        first = time.monotonic() - started
+        started = time.monotonic()
+        for path in (DAILY, MONTHLY, VIP, DAILY, MONTHLY):
+            response = api.get(path)
+            assert response.status_code == 200
+        following = time.monotonic() - started
+        assert first >= 0.5  # paid the socket timeout once...
+        assert following < 0.5, following  # ...and not again while Redis is known to be down
+    finally:
+        if private.process and private.process.poll() is None:
+            private.process.send_signal(signal.SIGCONT)
+        private.stop()
