@@ -1,0 +1,120 @@
+"""Rules behind the dashboard pages: safe redirects, money formatting, date
+ranges and the CSV export. No Flask request objects here.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date, datetime, timedelta, timezone
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_currency, format_decimal, get_currency_precision
+
+MAX_RANGE_DAYS = 366
+_NEXT_ALLOWED = re.compile(r"^/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$")
+
+
+def safe_next(value: str | None) -> str | None:
+    """A path on this host to go to after login, or None.
+
+    Only a relative path is accepted: ``/dashboard?from=...``. Anything that a
+    browser could read as another host is refused: ``//evil.com``,
+    ``https://evil.com``, ``/\\evil.com`` (browsers turn ``\\`` into ``/``),
+    whitespace and control characters (stripped by browsers), and URLs with a
+    scheme or a network location.
+    """
+    if not value or len(value) > 512:
+        return None
+    if not _NEXT_ALLOWED.match(value) or value.startswith("//") or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value
+
+
+def landing_for(role: str) -> str:
+    """Managers land on the overview; agents on the counter screen."""
+    return "/dashboard" if role == "manager" else "/dashboard/counter"
+
+
+# --- money ---------------------------------------------------------------------------------
+
+def format_money(minor: int, currency: str, locale: str) -> str:
+    """``1500`` XOF in French -> ``1 500 F CFA`` (Babel; the currency's own decimals)."""
+    digits = get_currency_precision(currency)
+    return format_currency(minor / 10 ** digits if digits else minor, currency, locale=locale)
+
+
+def money_format_spec(currency: str, locale: str) -> dict:
+    """What the page's script needs to format amounts exactly like ``format_money``.
+
+    Derived from Babel itself (a sample amount split around its number), so the
+    script and the server never disagree on symbols, spacing or decimals.
+    """
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    digits = get_currency_precision(currency)
+    sample_number = format_decimal(7, format="0" + ("." + "0" * digits if digits else ""), locale=locale,
+                                   decimal_quantization=False)
+    sample = format_currency(7, currency, locale=locale)
+    prefix, _, suffix = sample.partition(sample_number)
+    return {"currency": currency, "digits": digits, "prefix": prefix, "suffix": suffix,
+            "group": get_group_symbol(locale), "decimal": get_decimal_symbol(locale)}
+
+
+# --- dates ---------------------------------------------------------------------------------
+
+def local_today(timezone_name: str, now: datetime | None = None) -> date:
+    """Today in the establishment's calendar (stats days are local days)."""
+    return (now or datetime.now(timezone.utc)).astimezone(ZoneInfo(timezone_name)).date()
+
+
+def preset_range(preset: str, today: date) -> tuple[date, date]:
+    """``today``, ``7d`` (the last seven days, today included) or ``month`` (this month so far)."""
+    if preset == "today":
+        return today, today
+    if preset == "7d":
+        return today - timedelta(days=6), today
+    return today.replace(day=1), today
+
+
+def months_back(end: date, count: int = 12) -> tuple[str, str]:
+    """The ``YYYY-MM`` range of ``count`` months ending with ``end``'s month."""
+    index = end.year * 12 + end.month - 1 - (count - 1)
+    return f"{index // 12:04d}-{index % 12 + 1:02d}", f"{end.year:04d}-{end.month:02d}"
+
+
+# --- CSV export ----------------------------------------------------------------------------
+
+CSV_COLUMNS = ("date", "revenue_minor", "revenue", "currency", "transactions", "vip_count")
+
+
+def export_rows(date_from: date, date_to: date, locale: str) -> tuple[dict, list[dict]]:
+    """One row per local day of the range: revenue (minor and formatted), transactions, VIP count."""
+    from kiosk.stats import services as stats
+
+    revenue = stats.revenue_daily(date_from, date_to)
+    vip = {str(day["date"]): day["count"] for day in stats.vip_count(date_from, date_to)["days"]}
+    currency = revenue["currency"]
+    rows = [{
+        "date": str(day["date"]),
+        "revenue_minor": day["revenue"],
+        "revenue": format_money(day["revenue"], currency, locale),
+        "currency": currency,
+        "transactions": day["transactions"],
+        "vip_count": vip.get(str(day["date"]), 0),
+    } for day in revenue["days"]]
+    return revenue, rows
+
+
+def export_csv(rows: list[dict]) -> str:
+    """CSV text with a UTF-8 BOM, so spreadsheets read the currency symbols right."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
