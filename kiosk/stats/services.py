@@ -188,7 +188,9 @@ def _local_bucket(column, tz_name: str, start: datetime, end: datetime, unit: st
     else:
         shift = sa.case(*[(column < sa.literal(periods[i + 1][0].replace(tzinfo=None), sa.DateTime()),
                            modifiers[i]) for i in range(len(periods) - 1)], else_=modifiers[-1])
-    return sa.func.strftime("%Y-%m-%d" if unit == "day" else "%Y-%m", column, shift)
+    # Whole seconds: SQLite rounds '23:59:59.9999' up to the next day.
+    seconds = sa.func.substr(column, 1, 19)
+    return sa.func.strftime("%Y-%m-%d" if unit == "day" else "%Y-%m", seconds, shift)
 
 
 def _bound(moment: datetime, dialect: str):

@@ -122,3 +122,15 @@ def test_year_long_range_spans_both_dst_changes(app, tenant_in, manager_api):
     assert [m["revenue"] for m in monthly["months"]] == [1, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 4]
     assert monthly["total"] == daily["total"] == 7
     assert date.fromisoformat(daily["days"][-1]["date"]) == date(2026, 12, 31)
+
+
+def test_last_microsecond_of_a_local_day_stays_in_that_day(app, tenant_in, manager_api):
+    t = tenant_in("Europe/Paris", "EUR")
+    with app.app_context():
+        add_payment(t.id, utc(2026, 5, 31, 21, 59, 59, 999999), 5)  # 23:59:59.999999 CEST
+        add_payment(t.id, utc(2026, 5, 31, 22, 0, 0), 7)            # 2026-06-01 00:00 CEST
+    api = manager_api(t)
+    assert _days(api.get("/stats/revenue/daily?from=2026-05-31&to=2026-06-01").get_json()) == {
+        "2026-05-31": (5, 1), "2026-06-01": (7, 1)}
+    months = api.get("/stats/revenue/monthly?from=2026-05&to=2026-06").get_json()["months"]
+    assert [m["revenue"] for m in months] == [5, 7]
