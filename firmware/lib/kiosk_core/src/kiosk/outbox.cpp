@@ -42,7 +42,7 @@ struct Reader {
     }
     uint16_t u16() {
         const uint8_t* b = take(2);
-        return b ? static_cast<uint16_t>(b[0] | (b[1] << 8)) : 0;
+        return b ? static_cast<uint16_t>(b[0] | (b[1] << 8u)) : uint16_t(0);
     }
     uint32_t u32() {
         const uint8_t* b = take(4);
