@@ -5,13 +5,14 @@ Limits per the contract:
   guards once the identity is known;
 - 30/min per IP for requests that *fail* authentication, so a fleet of kiosks
   behind one NAT is never throttled by its neighbours, while brute force is;
-- login: 5 failures per 15 min per IP + email, then locked until the window
-  slides (the lockout);
+- login: 5 failures per 15 min per IP + email, then that pair is locked out
+  for 15 minutes from the 5th failure (correct password or not);
 - a loose per-IP ceiling on everything else (default 3000/min), exempting
   health checks and the display WebSocket.
 """
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Flask, current_app, request
@@ -26,6 +27,8 @@ from kiosk.extensions import limiter
 IDENTITY_LIMIT = "100/minute"
 AUTH_FAILURE_LIMIT = "30/minute"
 LOGIN_FAILURE_LIMIT = "5/15minutes"
+# After the 5th failure the IP + email pair is locked for 15 minutes from that failure.
+LOGIN_LOCKOUT = "1/15minutes"
 
 CSP = {
     "default-src": "'self'",
@@ -132,6 +135,8 @@ def guard_request_body() -> None:
                        {"max_depth": MAX_JSON_DEPTH})
 
 
+log = logging.getLogger(__name__)
+
 RETRY_AFTER_STATUSES = (429, 503)
 
 
@@ -192,25 +197,41 @@ def login_key(email: str) -> str:
 
 
 def check_login_lockout(email: str) -> None:
-    if _enabled() and not _safe_test(LOGIN_FAILURE_LIMIT, login_key(email)):
-        raise _too_many(LOGIN_FAILURE_LIMIT, login_key(email))
+    """Refuse a locked IP + email pair before even looking at the password.
+
+    :raise ApiError 429: locked out; Retry-After says until when.
+    """
+    if not _enabled():
+        return
+    key = login_key(email)
+    if not _safe_test(LOGIN_LOCKOUT, "lockout:" + key):
+        raise _too_many(LOGIN_LOCKOUT, "lockout:" + key)
+    if not _safe_test(LOGIN_FAILURE_LIMIT, key):
+        raise _too_many(LOGIN_FAILURE_LIMIT, key)
 
 
 def record_login_failure(email: str) -> None:
-    if _enabled():
-        _safe_hit(LOGIN_FAILURE_LIMIT, login_key(email))
+    """Count a failed login; the failure that fills the window starts a lockout."""
+    if not _enabled():
+        return
+    key = login_key(email)
+    _safe_hit(LOGIN_FAILURE_LIMIT, key)
+    if not _safe_test(LOGIN_FAILURE_LIMIT, key):
+        _safe_hit(LOGIN_LOCKOUT, "lockout:" + key)
 
 
 def _safe_hit(limit_string: str, key: str) -> bool:
     # A rate-limit store outage must not take the product down with it.
     try:
         return limiter.limiter.hit(parse(limit_string), key)
-    except Exception:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001
+        log.warning("rate-limit store unavailable; limit not applied", extra={"error": type(exc).__name__})
         return True
 
 
 def _safe_test(limit_string: str, key: str) -> bool:
     try:
         return limiter.limiter.test(parse(limit_string), key)
-    except Exception:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001
+        log.warning("rate-limit store unavailable; limit not applied", extra={"error": type(exc).__name__})
         return True
