@@ -1,7 +1,12 @@
 """Read-through Redis cache with per-establishment generations.
 
-Invalidation is O(1): bump ``cache:gen:<establishment>``; every key built
-from the old generation is simply never read again and expires by TTL.
+Invalidation is O(1): bump ``cache:gen:<establishment>``. An entry
+``cache:<establishment>:<name>`` stores the generation it was computed
+under; a read fetches the generation and the entry in one MGET (one round
+trip) and ignores an entry from an older generation, so nothing is ever
+scanned or deleted, and stale entries just expire by TTL. (A slow compute
+that finishes after an invalidation writes an entry tagged with the old
+generation: it is ignored too, never served.)
 
 A Redis outage degrades to uncached reads, never to an error. After a
 failure, reads skip Redis for ``OUTAGE_BACKOFF`` seconds (one warning per
@@ -26,9 +31,8 @@ OUTAGE_BACKOFF = 5.0
 _skip_until = 0.0
 
 
-def _generation(establishment_id) -> int:
-    value = redis_client.get(f"cache:gen:{establishment_id}")
-    return int(value) if value else 0
+def _gen_key(establishment_id) -> str:
+    return f"cache:gen:{establishment_id}"
 
 
 def _redis_failed(establishment_id, action: str) -> None:
@@ -47,7 +51,7 @@ def reset_outage() -> None:
 
 def invalidate(establishment_id) -> None:
     try:
-        redis_client.incr(f"cache:gen:{establishment_id}")
+        redis_client.incr(_gen_key(establishment_id))
     except Exception:  # noqa: BLE001
         _redis_failed(establishment_id, "invalidate")
 
@@ -59,17 +63,20 @@ def cached(establishment_id, name: str, compute: Callable[[], Any], ttl: int = D
     """
     if time.monotonic() < _skip_until:
         return compute()
+    key = f"cache:{establishment_id}:{name}"
     try:
-        key = f"cache:{establishment_id}:{_generation(establishment_id)}:{name}"
-        hit = redis_client.get(key)
-        if hit is not None:
-            return json.loads(hit)
+        generation, entry = redis_client.mget(_gen_key(establishment_id), key)
+        generation = generation or b"0"
+        if entry is not None:
+            entry_generation, _, payload = entry.partition(b"\n")
+            if entry_generation == generation:
+                return json.loads(payload)
     except Exception:  # noqa: BLE001
         _redis_failed(establishment_id, "read")
         return compute()
     value = compute()
     try:
-        redis_client.set(key, json.dumps(value, default=str), ex=ttl)
+        redis_client.set(key, generation + b"\n" + json.dumps(value, default=str).encode(), ex=ttl)
     except Exception:  # noqa: BLE001
         _redis_failed(establishment_id, "write")
     return value

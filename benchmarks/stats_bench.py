@@ -1,0 +1,271 @@
+"""Stats benchmark: 1,000,000 transactions, 50 establishments, one year.
+
+    .venv/bin/python benchmarks/stats_bench.py            # ~1-2 min
+    .venv/bin/python benchmarks/stats_bench.py --cold 60 --warm 300 --keep-db
+
+In a throwaway Postgres database (migrated to heads, so with the app's
+indexes and row-level security) it seeds, with ``INSERT ... SELECT
+generate_series``:
+
+- 50 establishments in 10 time zones (Honolulu to Kiritimati, Paris, ...),
+- 1,000,000 transactions spread uniformly over 2025 (90 % CONFIRMED,
+  7 % FAILED, 3 % PENDING), i.e. ~20,000 per establishment,
+- one VIP ticket per CONFIRMED transaction and one STANDARD ticket per two
+  (~1.35 M tickets),
+
+then VACUUM ANALYZE, and times the three endpoints through the Flask test
+client (JWT check, tenancy, RLS, Redis cache, JSON: everything but the
+socket), each call for a random establishment:
+
+- daily, a full year (365 days) and a month (31 days); monthly, 12 months;
+  VIP count, a full year;
+- cold: the establishment's cache generation is bumped before each call
+  (``kiosk.stats.cache.invalidate``, outside the timing), so every call
+  runs the SQL; Postgres buffers are warm;
+- warm: every establishment primed once, then the same calls hit Redis.
+
+It ends with EXPLAIN (ANALYZE, BUFFERS) of the cold daily query, run as the
+app's role (RLS on). The per-request rate limit is disabled (it would 429
+a benchmark); request logging stays on (to /dev/null).
+
+Not a test: run it by hand; figures go to docs/performance.md ("Stats").
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import date
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import redis  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+ZONES = ["Africa/Abidjan", "Europe/Paris", "Pacific/Honolulu", "Pacific/Kiritimati", "America/New_York",
+         "Asia/Tokyo", "Asia/Kolkata", "America/Sao_Paulo", "Australia/Sydney", "Africa/Dakar"]
+YEAR = 2025
+
+
+def create_database() -> tuple[str, callable]:
+    name = f"kiosk_bench_stats_{os.getpid()}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.dispose()
+
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def lease_redis() -> tuple[str, callable]:
+    """A Redis logical db of our own (same lease keys as the test suite)."""
+    lease = redis.Redis.from_url(REDIS_BASE + "/0")
+    for index in range(15, 0, -1):
+        if lease.set(f"kiosk:test-lease:{index}", f"bench-{os.getpid()}", nx=True, ex=3600):
+            url = f"{REDIS_BASE}/{index}"
+            redis.Redis.from_url(url).flushdb()
+            return url, lambda: (redis.Redis.from_url(url).flushdb(), lease.delete(f"kiosk:test-lease:{index}"))
+    raise SystemExit("no free Redis logical database")
+
+
+SEED_TRANSACTIONS = """
+INSERT INTO transactions (transaction_id, device_id, establishment_id, amount, currency, status, failure_reason,
+                          ticket_id, payload_hash, attempts, request_id, created_at, updated_at)
+SELECT gen_random_uuid(), 'bench', e.id, 500 + (i % 5) * 100, e.currency,
+       CASE WHEN i % 100 < 90 THEN 'CONFIRMED' WHEN i % 100 < 97 THEN 'FAILED' ELSE 'PENDING' END,
+       NULL, NULL, md5(i::text), 1, NULL, at, at
+FROM generate_series(0, :n - 1) AS i
+JOIN (SELECT id, currency, (row_number() OVER (ORDER BY id)) - 1 AS k FROM establishments) e ON e.k = i % :e
+CROSS JOIN LATERAL (SELECT timestamptz '{year}-01-01 00:00+00' + random() * interval '365 days' + i * interval '0'
+                   AS at) t
+"""
+
+SEED_TICKETS = """
+INSERT INTO tickets (id, establishment_id, queue_id, service_day, number, code, kind, status, counter,
+                     tracking_token, transaction_id, request_id, device_id, call_count, created_at,
+                     called_at, served_at, finished_at)
+SELECT gen_random_uuid(), t.establishment_id, q.id, t.created_at::date, row_number() OVER (), 'V-001', t.kind,
+       'SERVED', '1', md5(random()::text || t.n::text), t.transaction_id, NULL, 'bench', 1, t.created_at,
+       NULL, NULL, NULL
+FROM (SELECT establishment_id, created_at, 'VIP' AS kind, transaction_id, 0 AS n FROM transactions
+      WHERE status = 'CONFIRMED'
+      UNION ALL
+      SELECT establishment_id, created_at + interval '1 minute', 'STANDARD', NULL, 1 FROM transactions
+      WHERE status = 'CONFIRMED' AND amount % 200 = 100) t
+JOIN queues q ON q.establishment_id = t.establishment_id
+"""
+
+
+def seed(app, owner, establishments: int, transactions: int) -> list[str]:
+    from kiosk.auth.services import create_establishment
+    from kiosk.queues.services import create_queue
+    from kiosk.tenancy import tenant_scope
+
+    ids = []
+    with app.app_context():
+        for n in range(establishments):
+            est = create_establishment(f"Bench {n}", ZONES[n % len(ZONES)], "EUR" if n % 2 else "XOF", 500, "fr")
+            with tenant_scope(est.id):
+                create_queue("General", "A")
+            ids.append(str(est.id))
+    started = time.perf_counter()
+    with owner.begin() as conn:
+        # Seeding only: skip FK triggers (the rows reference what was just created).
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        conn.execute(sa.text(SEED_TRANSACTIONS.format(year=YEAR)), {"n": transactions, "e": establishments})
+    seeded_tx = time.perf_counter() - started
+    with owner.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        conn.execute(sa.text(SEED_TICKETS))
+    seeded_all = time.perf_counter() - started
+    with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE transactions")
+        conn.exec_driver_sql("VACUUM ANALYZE tickets")
+        counts = conn.exec_driver_sql(
+            "SELECT (SELECT count(*) FROM transactions), (SELECT count(*) FROM transactions "
+            "WHERE status = 'CONFIRMED'), (SELECT count(*) FROM tickets)").one()
+    print(f"seeded {counts[0]:,} transactions ({counts[1]:,} CONFIRMED), {counts[2]:,} tickets, "
+          f"{establishments} establishments: {seeded_tx:.1f} s + tickets {seeded_all - seeded_tx:.1f} s "
+          f"+ vacuum {time.perf_counter() - started - seeded_all:.1f} s")
+    return ids
+
+
+def tokens_for(app, ids: list[str]) -> dict[str, str]:
+    from flask_jwt_extended import create_access_token
+
+    with app.app_context():
+        return {i: create_access_token(identity=str(uuid.uuid4()),
+                                       additional_claims={"establishment_id": i, "role": "manager"})
+                for i in ids}
+
+
+ENDPOINTS = [
+    ("daily, 365 days", f"/stats/revenue/daily?from={YEAR}-01-01&to={YEAR}-12-31", "days"),
+    ("daily, 31 days", f"/stats/revenue/daily?from={YEAR}-05-01&to={YEAR}-05-31", "days"),
+    ("monthly, 12 months", f"/stats/revenue/monthly?from={YEAR}-01&to={YEAR}-12", "months"),
+    ("VIP count, 365 days", f"/stats/vip/count?from={YEAR}-01-01&to={YEAR}-12-31", "days"),
+]
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def measure(app, tokens: dict[str, str], path: str, key: str, calls: int, cold: bool) -> list[float]:
+    from kiosk.stats.cache import invalidate
+
+    client = app.test_client()
+    ids = list(tokens)
+    rng = random.Random(42)
+    if not cold:
+        for est in ids:  # prime
+            assert client.get(path, headers={"Authorization": f"Bearer {tokens[est]}"}).status_code == 200
+    samples = []
+    for _ in range(calls):
+        est = rng.choice(ids)
+        headers = {"Authorization": f"Bearer {tokens[est]}"}
+        if cold:
+            with app.app_context():
+                invalidate(est)
+        started = time.perf_counter()
+        response = client.get(path, headers=headers)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()[key]
+    return samples
+
+
+def explain(app, est_id: str) -> str:
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from kiosk.auth.models import Establishment
+    from kiosk.extensions import db
+    from kiosk.payments.models import Transaction
+    from kiosk.stats import services
+    from kiosk.tenancy import tenant_scope
+
+    with app.app_context(), tenant_scope(est_id):
+        est = db.session.get(Establishment, uuid.UUID(est_id))
+        zone = ZoneInfo(est.timezone)
+        start = services._utc_midnight(date(YEAR, 1, 1), zone)
+        end = services._utc_midnight(date(YEAR, 12, 31) + timedelta(days=1), zone)
+        statement = services._grouped_statement(
+            Transaction, [sa.func.coalesce(sa.func.sum(Transaction.amount), 0), sa.func.count()],
+            [Transaction.status == "CONFIRMED"], est.timezone, start, end, "day")
+        compiled = statement.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+        rows = db.session.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {compiled}")).all()
+        db.session.rollback()
+    return str(compiled) + "\n\n" + "\n".join(r[0] for r in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--establishments", type=int, default=50)
+    parser.add_argument("--cold", type=int, default=100, help="cold calls per endpoint")
+    parser.add_argument("--warm", type=int, default=400, help="warm calls per endpoint")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    args = parser.parse_args()
+
+    from tests.conftest import make_config
+
+    from flask_migrate import upgrade
+
+    from kiosk import create_app
+
+    database_url, drop_database = create_database()
+    redis_url, release_redis = lease_redis()
+    begun = time.perf_counter()
+    try:
+        app = create_app(make_config(database_url, redis_url, RATELIMIT_ENABLED=False))
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the run
+        with app.app_context():
+            upgrade(revision="heads")
+        owner = sa.create_engine(database_url)
+        ids = seed(app, owner, args.establishments, args.transactions)
+        tokens = tokens_for(app, ids)
+
+        print(f"\n{'endpoint':<22} {'cold p50':>9} {'cold p95':>9} {'warm p50':>9} {'warm p95':>9} "
+              f"{'p95 ratio':>10}   (ms, {args.cold} cold / {args.warm} warm calls)")
+        for label, path, key in ENDPOINTS:
+            cold = measure(app, tokens, path, key, args.cold, cold=True)
+            warm = measure(app, tokens, path, key, args.warm, cold=False)
+            print(f"{label:<22} {pct(cold, .5):9.2f} {pct(cold, .95):9.2f} {pct(warm, .5):9.2f} "
+                  f"{pct(warm, .95):9.2f} {pct(cold, .95) / pct(warm, .95):9.1f}x", flush=True)
+        print("\nEXPLAIN of the cold daily query (365 days, one establishment, app role with RLS):\n")
+        print(explain(app, ids[1]))
+        owner.dispose()
+        with app.app_context():
+            from kiosk.extensions import db
+
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        release_redis()
+        if args.keep_db:
+            print(f"kept {database_url}")
+        else:
+            drop_database()
+    print(f"\ntotal run {time.perf_counter() - begun:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
