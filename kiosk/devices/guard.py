@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import wraps
 from typing import Callable
 
 import sqlalchemy as sa
-from flask import g, request
+from flask import current_app, g, request
 from flask_babel import lazy_gettext as _l
 
 from kiosk.devices import signing
 from kiosk.devices.models import Device
+from kiosk.devices.services import candidate_secrets
 from kiosk.errors import ApiError
 from kiosk.extensions import db, redis_client
 from kiosk.security import check_auth_failures, hit_identity_limit, record_auth_failure
@@ -30,7 +31,6 @@ from kiosk.tenancy import set_current_establishment, system_scope
 
 CLOCK_WINDOW_SECONDS = 300
 NONCE_TTL_SECONDS = 600
-SECRET_GRACE = timedelta(hours=24)
 LAST_SEEN_EVERY_SECONDS = 60
 
 _NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -49,15 +49,24 @@ def signed_path() -> str:
     return request.path + (f"?{query}" if query else "")
 
 
-def _candidate_secrets(device: Device, now: datetime) -> list[str]:
-    from kiosk.devices.services import decrypt_secret
+def _headers_well_formed(device_id: str, timestamp: str, nonce: str, signature: str) -> bool:
+    # fullmatch, not match: "$" would let a trailing newline through.
+    return bool(_DEVICE_ID_RE.fullmatch(device_id) and _TIMESTAMP_RE.fullmatch(timestamp)
+                and _NONCE_RE.fullmatch(nonce) and _SIGNATURE_RE.fullmatch(signature))
 
-    candidates = [decrypt_secret(device.secret_encrypted)]
-    if device.previous_secret_encrypted and device.rotated_at:
-        rotated_at = device.rotated_at if device.rotated_at.tzinfo else device.rotated_at.replace(tzinfo=timezone.utc)
-        if now - rotated_at < SECRET_GRACE:
-            candidates.append(decrypt_secret(device.previous_secret_encrypted))
-    return candidates
+
+_decoy_tokens: dict[tuple, str] = {}
+
+
+def _decoy_secret() -> str:
+    """Decrypt a throwaway token, so an unknown device costs what a known one does."""
+    from kiosk.devices import services
+
+    keys = tuple(current_app.config["DEVICE_SECRET_KEYS"])
+    token = _decoy_tokens.get(keys)
+    if token is None:
+        token = _decoy_tokens[keys] = services.encrypt_secret("0" * 64)
+    return services.decrypt_secret(token)
 
 
 def authenticate_device() -> Device:
@@ -66,10 +75,10 @@ def authenticate_device() -> Device:
     timestamp = request.headers.get("X-Timestamp", "")
     nonce = request.headers.get("X-Nonce", "")
     signature = request.headers.get("X-Signature", "")
-    if not (_DEVICE_ID_RE.match(device_id) and _TIMESTAMP_RE.match(timestamp) and _NONCE_RE.match(nonce)
-            and _SIGNATURE_RE.match(signature)):
+    if not _headers_well_formed(device_id, timestamp, nonce, signature):
         raise _refuse(401, "missing_signature", _l("The request is not signed."))
-    if abs(time.time() - int(timestamp)) > CLOCK_WINDOW_SECONDS:
+    # Whole seconds on both sides: the window is symmetric, exactly ±300 s.
+    if abs(int(time.time()) - int(timestamp)) > CLOCK_WINDOW_SECONDS:
         raise _refuse(401, "stale_timestamp", _l("The request's clock is too far from the server's."))
 
     with system_scope():
@@ -78,12 +87,12 @@ def authenticate_device() -> Device:
     body = request.get_data(cache=True)
     matched = False
     if device is not None:
-        for secret_key in _candidate_secrets(device, now):
+        for secret_key in candidate_secrets(device, now):
             expected = signing.sign(secret_key, request.method, signed_path(), device_id, timestamp, nonce, body)
             matched |= signing.signature_matches(expected, signature)
     else:
         # Same work for an unknown device, so timing does not reveal existence.
-        expected = signing.sign("0" * 64, request.method, signed_path(), device_id, timestamp, nonce, body)
+        expected = signing.sign(_decoy_secret(), request.method, signed_path(), device_id, timestamp, nonce, body)
         signing.signature_matches(expected, signature)
     if not matched:
         raise _refuse(401, "invalid_signature", _l("The request signature is not valid."))
