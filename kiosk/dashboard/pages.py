@@ -74,22 +74,38 @@ def dashboard_page(*roles: str) -> Callable:
     return decorator
 
 
+def _current_claims() -> dict | None:
+    claims = getattr(g, "page_claims", None)
+    if claims:
+        return claims
+    try:
+        return get_jwt() or None  # the page's guard verified the JWT in this request
+    except RuntimeError:
+        return None
+
+
 def layout_context() -> dict:
-    """What ``dashboard/base.html`` needs: user, establishment, nav, CSRF for the logout form."""
+    """What ``dashboard/base.html`` needs: user, establishment, nav, CSRF for the logout form.
+
+    The layout calls it itself (``dashboard_layout()``), so any page that
+    authenticated the request (ours, the queue pages, the displays page) gets the
+    full navigation; the sign-in and error pages for strangers get the bare bar.
+    """
+    here = request.full_path if request.query_string else request.path
+    claims = _current_claims()
+    if not claims or "role" not in claims:
+        return {"signed_in": False, "here": here, "nav": [], "csrf_token": "", "establishment": None,
+                "theme_version": None}
     from kiosk.auth.services import get_establishment
     from kiosk.queues import services as queue_services
 
-    claims = getattr(g, "page_claims", None) or get_jwt()
-    establishment = get_establishment()
     role = claims["role"]
-    path = request.path
-    nav = [{"href": href, "label": label, "active": path == href}
+    nav = [{"href": href, "label": label, "active": request.path == href}
            for href, label, allowed in NAV if role in allowed]
-    here = request.full_path if request.query_string else request.path
     return {
-        "locale": str(get_locale()),
+        "signed_in": True,
         "theme_version": queue_services.get_theme()["version"],
-        "establishment": establishment,
+        "establishment": get_establishment(),
         "role": role,
         "nav": nav,
         "csrf_token": claims.get("csrf", ""),
@@ -98,14 +114,12 @@ def layout_context() -> dict:
 
 
 def render_page(template: str, status: int = 200, **context):
-    return render_template(template, **layout_context(), **context), status
+    return render_template(template, locale=str(get_locale()), **context), status
 
 
 def error_page(status: int, message, headers: dict | None = None):
     """An HTML error page (the JSON error shape is for the API)."""
-    signed_in = getattr(g, "page_claims", None) is not None
-    context = layout_context() if signed_in else {"locale": str(get_locale()), "here": request.path}
-    body = render_template("dashboard/error.html", status=status, message=message, signed_in=signed_in, **context)
+    body = render_template("dashboard/error.html", status=status, message=message, locale=str(get_locale()))
     return body, status, headers or {}
 
 

@@ -230,6 +230,6 @@ def queues_page():
 
 @bp.app_context_processor
 def _template_helpers() -> dict:
-    from kiosk.dashboard.pages import dashboard_asset
+    from kiosk.dashboard.pages import dashboard_asset, layout_context
 
-    return {"dashboard_asset": dashboard_asset}
+    return {"dashboard_asset": dashboard_asset, "dashboard_layout": layout_context}

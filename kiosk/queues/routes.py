@@ -19,15 +19,11 @@ import hashlib
 import io
 import json
 
-from urllib.parse import quote
-
 import segno
-from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request
-from flask_babel import get_locale
+from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_limiter.util import get_remote_address
 
-from kiosk.auth.access import authenticate_staff, manager_required, staff_required
-from kiosk.errors import ApiError
+from kiosk.auth.access import manager_required, staff_required
 from kiosk.extensions import limiter
 from kiosk.queues import services, tracking
 from kiosk.queues import theme as theme_rules
@@ -170,17 +166,13 @@ def theme_css() -> Response:
 # --- dashboard pages ------------------------------------------------------------------------
 
 def _dashboard_page(template: str, *roles: str, **context):
-    """Render a dashboard page for signed-in staff; the login page for anyone else."""
-    try:
-        claims = authenticate_staff()
-    except ApiError as exc:
-        if exc.status == 401:
-            return redirect("/login?next=" + quote(request.path))
-        raise
-    if roles and claims["role"] not in roles:
-        abort(403)
-    theme = services.get_theme()
-    return render_template(template, locale=str(get_locale()), theme_version=theme["version"], **context)
+    """Render a dashboard page for signed-in staff; the login page for anyone else (the dashboard's guard)."""
+    from kiosk.dashboard.pages import render_page, sign_in_or_refuse
+
+    refused = sign_in_or_refuse(*roles)
+    if refused is not None:
+        return refused
+    return render_page(template, **context)
 
 
 @bp.get("/dashboard/counter")

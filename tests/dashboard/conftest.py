@@ -42,3 +42,7 @@ def agent(app, world):
     client = app.test_client()
     assert sign_in(client, world.a.agent_email).status_code == 302
     return client
+
+
+# The browser and the live server are the queue pages' own fixtures, reused as is.
+from tests.queues.conftest import browser, queues_live_server  # noqa: E402,F401
