@@ -130,10 +130,7 @@ def ingest_payment(device: Device, transaction_id: uuid.UUID, amount: int, curre
     :raise ApiError 422 idempotency_mismatch: the id is taken by another
         payload, another device, or another establishment (never said which).
     """
-    establishment = db.session.execute(
-        sa.select(Establishment).where(Establishment.id == device.establishment_id)
-    ).scalar_one()
-    currency = currency or establishment.currency
+    currency = currency or establishment_currency(device.establishment_id)
     digest = payload_hash(transaction_id, amount, currency)
     now = utcnow()
     created = insert_pending({
@@ -163,6 +160,28 @@ def ingest_payment(device: Device, transaction_id: uuid.UUID, amount: int, curre
 
 def accepted_body(transaction_id, status: str) -> dict:
     return {"transaction_id": str(transaction_id), "status": status, "status_url": status_path(transaction_id)}
+
+
+_currency_cache: dict = {}
+CURRENCY_CACHE_SECONDS = 60
+
+
+def establishment_currency(establishment_id) -> str:
+    """The establishment's currency, cached per process for a minute.
+
+    Saves a query on the hot path. Safe if a currency changes: processing
+    checks the currency against the database and fails the payment with
+    ``currency_mismatch`` rather than selling a ticket at the wrong price.
+    """
+    hit = _currency_cache.get(establishment_id)
+    now = time.monotonic()
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    currency = db.session.execute(
+        sa.select(Establishment.currency).where(Establishment.id == establishment_id)
+    ).scalar_one()
+    _currency_cache[establishment_id] = (currency, now + CURRENCY_CACHE_SECONDS)
+    return currency
 
 
 def enqueue_processing(transaction_id) -> bool:

@@ -1,0 +1,378 @@
+"""Payments benchmark: ingest throughput ratios and payment-to-CONFIRMED latency.
+
+    .venv/bin/python benchmarks/payments_ingest.py --duration 20
+
+One run, one gunicorn (``gunicorn.conf.py``, as the Procfile's ``web``)
+serving ``benchmarks/payments_app.py``: a bare Flask endpoint, the minimal
+ingest skeleton and the full app; one real Celery worker (the Procfile's
+``worker``, concurrency 2); a throwaway Postgres database and a leased Redis
+logical db (13 if free). Real rate limits stay on: the per-device limit is
+100/min, so the load spreads over ``--devices`` kiosks, and the loose per-IP
+ceiling is raised (the load generator is one IP).
+
+1. Throughput: the same signing client (``--procs`` processes x
+   ``--threads`` keep-alive connections, every request signed with a fresh
+   nonce and a fresh transaction_id) loads each target for ``--duration``
+   seconds after a short warm-up; prints req/s and the ratios full/skeleton
+   and full/bare. The worker keeps running (as in production): between
+   targets the broker queue is purged, so each target starts with the worker
+   equally busy.
+2. Latency: ``--rate`` payments/s (default 10) to the full app for
+   ``--latency-seconds``; latency = ``updated_at - created_at`` of each
+   CONFIRMED row (stamped by the ingest, then by the worker's commit).
+
+Not a test: run it by hand; figures go to docs/performance.md.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+TARGETS = {"bare": "/bench/bare", "skeleton": "/bench/skeleton/payments", "full": "/iot/payments"}
+
+
+# --- environment ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_database() -> tuple[str, callable]:
+    import sqlalchemy as sa
+
+    name = f"kiosk_bench_pay_{os.getpid()}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                                 "AND pid <> pg_backend_pid()", (name,))
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.dispose()
+
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def lease_redis() -> tuple[str, callable]:
+    """A Redis logical db nobody else uses (the tests' lease keys), 13 first."""
+    import redis
+
+    lease = redis.Redis.from_url(REDIS_BASE + "/0")
+    for index in [13] + [i for i in range(15, 0, -1) if i != 13]:
+        if lease.set(f"kiosk:test-lease:{index}", f"bench-{os.getpid()}", nx=True, ex=3600):
+            url = f"{REDIS_BASE}/{index}"
+            redis.Redis.from_url(url).flushdb()
+            return url, lambda: (redis.Redis.from_url(url).flushdb(), lease.delete(f"kiosk:test-lease:{index}"))
+    raise RuntimeError("no free Redis logical database")
+
+
+def seed(app, devices: int) -> dict:
+    from flask_migrate import upgrade
+
+    from kiosk.auth.services import create_establishment
+    from kiosk.devices.services import register_device
+    from kiosk.queues.services import create_queue
+    from kiosk.tenancy import tenant_scope
+
+    with app.app_context():
+        upgrade(revision="heads")
+        establishment = create_establishment("Bench clinic", "Africa/Abidjan", "XOF", 500)
+        secrets = {}
+        with tenant_scope(establishment.id):
+            queue = create_queue("General", "A")
+            for n in range(devices):
+                device, secret = register_device(f"Kiosk {n}", queue.id)
+                secrets[device.device_id] = secret
+        return {"establishment_id": str(establishment.id), "devices": secrets}
+
+
+def wait_http(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("gunicorn exited")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def start_gunicorn(env: dict, port: int, log) -> subprocess.Popen:
+    cmd = [os.path.join(ROOT, ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "benchmarks.payments_app:app"]
+    process = subprocess.Popen(cmd, cwd=ROOT, env={**env, "BIND": f"127.0.0.1:{port}"}, stdout=log, stderr=log,
+                               start_new_session=True)
+    wait_http(port, process)
+    return process
+
+
+def start_worker(env: dict, log) -> subprocess.Popen:
+    cmd = [os.path.join(ROOT, ".venv/bin/celery"), "-A", "celery_worker.celery_app", "worker", "--loglevel=WARNING",
+           f"--concurrency={env.get('WORKER_CONCURRENCY', '2')}", "-O", "fair"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
+# --- the client -------------------------------------------------------------------------------
+
+def _client_proc(port: int, path: str, devices: list[tuple[str, str]], threads: int, duration: float,
+                 warmup: float, queue: multiprocessing.Queue) -> None:
+    from kiosk.devices.signing import signed_headers
+
+    start_at = time.time() + warmup
+    stop_at = start_at + duration
+    results = []
+
+    def run(slot: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        ok = bad = 0
+        statuses: dict[int, int] = {}
+        latencies = []
+        n = slot
+        while True:
+            now = time.time()
+            if now >= stop_at:
+                break
+            device_id, secret = devices[n % len(devices)]
+            n += threads
+            body = json.dumps({"transaction_id": str(uuid.uuid4()), "amount": 500}, separators=(",", ":")).encode()
+            headers = signed_headers(device_id, secret, "POST", path, body)
+            headers["Content-Type"] = "application/json"
+            sent = time.perf_counter()
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except OSError:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status = 0
+            if now >= start_at:  # count only after the warm-up
+                statuses[status] = statuses.get(status, 0) + 1
+                if status in (200, 201, 202):
+                    ok += 1
+                    latencies.append(time.perf_counter() - sent)
+                else:
+                    bad += 1
+        results.append((ok, bad, statuses, latencies))
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    ok = sum(r[0] for r in results)
+    bad = sum(r[1] for r in results)
+    statuses: dict[int, int] = {}
+    for r in results:
+        for k, v in r[2].items():
+            statuses[k] = statuses.get(k, 0) + v
+    latencies = [x for r in results for x in r[3]]
+    queue.put((ok, bad, statuses, latencies))
+
+
+def load(port: int, target: str, devices: list[tuple[str, str]], procs: int, threads: int, duration: float,
+         warmup: float) -> dict:
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    # Each client process gets its own slice of devices (rate limits are per device).
+    slices = [devices[i::procs] for i in range(procs)]
+    children = [multiprocessing.Process(target=_client_proc,
+                                        args=(port, TARGETS[target], slices[i], threads, duration, warmup, queue))
+                for i in range(procs)]
+    for child in children:
+        child.start()
+    parts = [queue.get() for _ in children]
+    for child in children:
+        child.join()
+    ok = sum(p[0] for p in parts)
+    statuses: dict[int, int] = {}
+    for p in parts:
+        for k, v in p[2].items():
+            statuses[k] = statuses.get(k, 0) + v
+    latencies = sorted(x for p in parts for x in p[3])
+    return {"target": target, "req_per_s": round(ok / duration, 1), "ok": ok, "errors": sum(p[1] for p in parts),
+            "statuses": statuses, "p50_ms": round(pct(latencies, 50) * 1000, 1) if latencies else None,
+            "p99_ms": round(pct(latencies, 99) * 1000, 1) if latencies else None}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+# --- latency ------------------------------------------------------------------------------------
+
+def latency_run(port: int, devices: list[tuple[str, str]], rate: float, seconds: float, database_url: str) -> dict:
+    import sqlalchemy as sa
+
+    from kiosk.devices.signing import signed_headers
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    ids, statuses = [], {}
+    interval = 1.0 / rate
+    next_at = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        delay = next_at - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        next_at += interval
+        device_id, secret = devices[n % len(devices)]
+        tid = str(uuid.uuid4())
+        body = json.dumps({"transaction_id": tid, "amount": 500}, separators=(",", ":")).encode()
+        headers = {**signed_headers(device_id, secret, "POST", "/iot/payments", body),
+                   "Content-Type": "application/json"}
+        conn.request("POST", "/iot/payments", body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        statuses[response.status] = statuses.get(response.status, 0) + 1
+        ids.append(tid)
+    engine = sa.create_engine(database_url)
+    query = sa.text("SELECT status, EXTRACT(EPOCH FROM (updated_at - created_at)) AS seconds FROM transactions "
+                    "WHERE transaction_id = ANY(CAST(:ids AS uuid[]))")
+    deadline = time.time() + 30
+    while True:
+        with engine.connect() as db:
+            found = db.execute(query, {"ids": ids}).all()
+        if all(row.status != "PENDING" for row in found) and len(found) == len(ids) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    engine.dispose()
+    confirmed = sorted(float(row.seconds) * 1000 for row in found if row.status == "CONFIRMED")
+    return {"payments": len(ids), "confirmed": len(confirmed), "http_statuses": statuses,
+            "other": {s: sum(1 for r in found if r.status == s) for s in ("PENDING", "FAILED")},
+            "p50_ms": round(pct(confirmed, 50), 1) if confirmed else None,
+            "p99_ms": round(pct(confirmed, 99), 1) if confirmed else None,
+            "max_ms": round(confirmed[-1], 1) if confirmed else None,
+            "mean_ms": round(statistics.mean(confirmed), 1) if confirmed else None}
+
+
+def purge_broker(redis_url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(redis_url).delete("celery")
+
+
+# --- main ------------------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=12)
+    parser.add_argument("--devices", type=int, default=400)
+    parser.add_argument("--rate", type=float, default=10)
+    parser.add_argument("--latency-seconds", type=float, default=20)
+    parser.add_argument("--targets", nargs="+", default=["bare", "skeleton", "full"], choices=list(TARGETS))
+    parser.add_argument("--keep-logs", action="store_true")
+    args = parser.parse_args()
+
+    from cryptography.fernet import Fernet
+
+    database_url, drop_database = make_database()
+    redis_url, release_redis = lease_redis()
+    logs = tempfile.mkdtemp(prefix="kiosk-bench-pay-")
+    devices_file = os.path.join(logs, "devices.json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "KIOSK_"))}
+    env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "KIOSK_ENV": "production",
+                "FORCE_HTTPS": "0", "SECRET_KEY": "bench-secret-" + "x" * 32,
+                "DEVICE_SECRET_KEYS": Fernet.generate_key().decode(), "BENCH_DEVICES_FILE": devices_file,
+                # One client IP: lift the loose per-IP ceiling; the per-device 100/min stays on.
+                "RATELIMIT_IP_DEFAULT": "10000000/minute"})
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "KIOSK_ENV", "FORCE_HTTPS", "SECRET_KEY",
+                                           "DEVICE_SECRET_KEYS")})
+    from kiosk import create_app
+
+    app = create_app()
+    gunicorn = worker = None
+    try:
+        seeded = seed(app, args.devices)
+        with open(devices_file, "w") as handle:
+            json.dump(seeded, handle)
+        os.chmod(devices_file, 0o600)
+        devices = list(seeded["devices"].items())
+        port = free_port()
+        web_log = open(os.path.join(logs, "web.log"), "ab")
+        worker_log = open(os.path.join(logs, "worker.log"), "ab")
+        gunicorn = start_gunicorn(env, port, web_log)
+        worker = start_worker(env, worker_log)
+        time.sleep(3)
+        results = []
+        for target in args.targets:
+            purge_broker(redis_url)
+            time.sleep(1)
+            result = load(port, target, devices, args.procs, args.threads, args.duration, args.warmup)
+            results.append(result)
+            print(json.dumps(result), flush=True)
+            # Per-device windows are per minute: the next target starts with fresh devices' budgets.
+            time.sleep(0.5)
+        purge_broker(redis_url)
+        time.sleep(3)  # let the worker finish what it had taken
+        latency = latency_run(port, devices, args.rate, args.latency_seconds, database_url)
+        print(json.dumps({"latency": latency}), flush=True)
+        rate = {r["target"]: r["req_per_s"] for r in results}
+        print()
+        print(f"gunicorn gevent x{env.get('WEB_CONCURRENCY', max(2, os.cpu_count() or 2))}, celery worker c=2, "
+              f"client {args.procs}x{args.threads} connections, {args.duration:.0f} s per target")
+        print("| target | req/s | p50 ms | p99 ms | non-2xx |")
+        print("|---|---:|---:|---:|---:|")
+        for r in results:
+            print(f"| {r['target']} | {r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |")
+        if "full" in rate and "skeleton" in rate:
+            print(f"full/skeleton = {rate['full'] / rate['skeleton']:.2f}")
+        if "full" in rate and "bare" in rate:
+            print(f"full/bare = {rate['full'] / rate['bare']:.2f}")
+        print(f"payment-to-CONFIRMED at {args.rate:g}/s: p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms, "
+              f"max {latency['max_ms']} ms ({latency['confirmed']}/{latency['payments']} confirmed)")
+        if args.keep_logs:
+            print(f"logs in {logs}")
+    finally:
+        for process in (worker, gunicorn):
+            if process is not None:
+                stop(process)
+        with app.app_context():
+            from kiosk.extensions import db
+
+            db.engine.dispose()
+        drop_database()
+        release_redis()
+        if os.path.exists(devices_file):
+            os.unlink(devices_file)
+
+
+if __name__ == "__main__":
+    main()
