@@ -96,22 +96,32 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
     def handle_database_down(exc):
-        log.error("database unavailable", extra={"error": type(exc).__name__})
+        log.error("database unavailable", extra={**_context(), "error": type(exc).__name__})
         _rollback_quietly()
         return error_response(503, "service_unavailable", headers={"Retry-After": "5"})
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)
     def handle_redis_down(exc):
-        log.error("redis unavailable", extra={"error": type(exc).__name__})
+        log.error("redis unavailable", extra={**_context(), "error": type(exc).__name__})
         return error_response(503, "service_unavailable", headers={"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
         # Logged with its trace for us; the client only gets the shape.
-        log.exception("unhandled error")
+        log.critical("unhandled error", extra={**_context(), "error": type(exc).__name__}, exc_info=exc)
         _rollback_quietly()
         return error_response(500)
+
+
+def _context() -> dict:
+    """Request id, route, tenant, device and user for an error log line."""
+    try:
+        from kiosk.observability import request_context
+
+        return request_context()
+    except Exception:  # noqa: BLE001 - logging context must never mask the error
+        return {}
 
 
 def _retry_after(exc: HTTPException) -> str:

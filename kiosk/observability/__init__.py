@@ -1,4 +1,4 @@
-"""Request ids, one JSON log line per request, Sentry."""
+"""Request ids, one JSON log line per request, Sentry, Celery signals, metrics."""
 from __future__ import annotations
 
 import logging
@@ -17,36 +17,45 @@ def current_request_id() -> str | None:
     return getattr(g, "request_id", None)
 
 
+def request_context() -> dict:
+    """What a log line about this request says: ids, route, tenant, device, user."""
+    return {
+        "request_id": getattr(g, "request_id", None),
+        "method": request.method,
+        "route": request.url_rule.rule if request.url_rule else None,
+        "path": request.path,
+        "establishment_id": str(g.get("establishment_id") or "") or None,
+        "device_id": g.get("device_id"),
+        "user_id": g.get("user_id"),
+    }
+
+
+def _start_request() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    # Accept a caller's id only if it is harmless in logs and headers.
+    g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+
+
 def init_observability(app: Flask) -> None:
+    from kiosk.observability.celery import connect_celery_signals
     from kiosk.observability.sentry import init_sentry
 
     init_sentry(app)
-
-    @app.before_request
-    def _start_request() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        # Accept a caller's id only if it is harmless in logs and headers.
-        g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
-        g.request_started = time.perf_counter()
+    connect_celery_signals()
+    # First of all before_request hooks: a request refused early (HTTPS
+    # redirect, 413, 415, 429) still gets an id and a duration.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
 
     @app.after_request
     def _finish_request(response):
-        request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
-        response.headers["X-Request-ID"] = request_id
-        started = getattr(g, "request_started", None)
-        duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
-        route = request.url_rule.rule if request.url_rule else None
-        log.info("request", extra={
-            "request_id": request_id,
-            "method": request.method,
-            "route": route,
-            "path": request.path,
-            "status": response.status_code,
-            "duration_ms": duration_ms,
-            "establishment_id": str(g.get("establishment_id") or "") or None,
-            "device_id": g.get("device_id"),
-        })
+        if getattr(g, "request_id", None) is None:
+            _start_request()
+        response.headers["X-Request-ID"] = g.request_id
+        duration_ms = round((time.perf_counter() - g.request_started) * 1000, 2)
+        context = request_context()
+        log.info("request", extra={**context, "status": response.status_code, "duration_ms": duration_ms})
         from kiosk.observability.metrics import observe_request
 
-        observe_request(request.method, route or "unmatched", response.status_code, duration_ms)
+        observe_request(request.method, context["route"] or "unmatched", response.status_code, duration_ms)
         return response

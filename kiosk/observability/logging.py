@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 
@@ -9,10 +10,31 @@ from flask import Flask
 from pythonjsonlogger.json import JsonFormatter
 
 # Values that must never reach a log line, whatever a caller passes.
-_SECRET_KEYS = re.compile(r"(secret|password|signature|token|authorization|cookie|claim_code)", re.I)
+_SECRET_KEYS = re.compile(
+    r"(secret|passw|pwd|signature|token|authorization|cookie|claim_code|api_?key|dsn|credential|fernet|jwt)",
+    re.I,
+)
 _SIGNATURE_VALUE = re.compile(r"v1=[0-9a-f]{16,}")
-_BEARER_VALUE = re.compile(r"Bearer\s+[A-Za-z0-9._-]+")
+_BEARER_VALUE = re.compile(r"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.I)
+_JWT_VALUE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_FERNET_VALUE = re.compile(r"gAAAAA[A-Za-z0-9_=-]{20,}")
+# key=value / "key": "value" pairs inside free text (messages, exception texts, URLs).
+_SECRET_PAIR = re.compile(
+    r"""((?:secret[_-]?key|secret|password|passwd|token|access_token|signature|claim_code|api_?key)"""
+    r"""["']?\s*[:=]\s*["']?)([^"'\s,;&}]+)""",
+    re.I,
+)
+_DSN_VALUE = re.compile(r"(://[^:/@\s]*:)[^@\s]+@|(://)[^:/@\s]{16,}@")
 REDACTED = "[redacted]"
+
+
+def scrub_text(value: str) -> str:
+    value = _SIGNATURE_VALUE.sub("v1=" + REDACTED, value)
+    value = _BEARER_VALUE.sub(lambda m: m.group(1) + " " + REDACTED, value)
+    value = _JWT_VALUE.sub(REDACTED, value)
+    value = _FERNET_VALUE.sub(REDACTED, value)
+    value = _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, value)
+    return _DSN_VALUE.sub(lambda m: (m.group(1) or m.group(2)) + REDACTED + "@", value)
 
 
 def scrub(value):
@@ -21,7 +43,7 @@ def scrub(value):
     if isinstance(value, (list, tuple)):
         return [scrub(v) for v in value]
     if isinstance(value, str):
-        return _BEARER_VALUE.sub("Bearer " + REDACTED, _SIGNATURE_VALUE.sub("v1=" + REDACTED, value))
+        return scrub_text(value)
     return value
 
 
@@ -39,17 +61,25 @@ class ScrubbingJsonFormatter(JsonFormatter):
                 log_record["request_id"] = rid
 
 
-def configure_logging(app: Flask | None = None, level: str | None = None) -> None:
+def configure_logging(app: Flask | None = None, level: str | int | None = None) -> None:
+    """The one logging configuration: JSON lines on stderr, for web, worker and beat."""
     root = logging.getLogger()
+    if level is not None:
+        root.setLevel(level)
     if any(getattr(h, "_kiosk", False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(ScrubbingJsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-    ))
+    handler.setFormatter(json_formatter())
     handler._kiosk = True  # noqa: SLF001 - marks ours, so configuring twice is a no-op
     root.addHandler(handler)
-    root.setLevel(level or "INFO")
+    root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
+    logging.captureWarnings(True)  # warnings become JSON lines too
     for noisy in ("werkzeug", "urllib3", "celery.redirected", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def json_formatter() -> ScrubbingJsonFormatter:
+    return ScrubbingJsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+    )

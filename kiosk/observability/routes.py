@@ -1,10 +1,15 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and the Prometheus scrape."""
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from kiosk.errors import NotFound
 
 from kiosk.extensions import db, redis_client, talisman
 
@@ -54,3 +59,28 @@ def ready():
     if not healthy:
         response.headers["Retry-After"] = "5"
     return response
+
+
+def _metrics_allowed() -> bool:
+    """A bearer METRICS_TOKEN, or a client address inside METRICS_ALLOWED_NETWORKS."""
+    token = current_app.config.get("METRICS_TOKEN") or ""
+    given = request.headers.get("Authorization", "")
+    if token and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
+        return True
+    networks = [n.strip() for n in (current_app.config.get("METRICS_ALLOWED_NETWORKS") or "").split(",") if n.strip()]
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+@bp.get("/metrics")
+@talisman(force_https=False)
+def metrics() -> Response:
+    # Refused scrapes look like any unknown path: the public learns nothing.
+    if not _metrics_allowed():
+        raise NotFound()
+    from kiosk.observability.metrics import render
+
+    return Response(render(current_app), mimetype=CONTENT_TYPE_LATEST)
