@@ -44,6 +44,12 @@ std::string show(const T& v) {
 inline std::string show(const std::string& v) { return "\"" + v + "\""; }
 inline std::string show(const char* v) { return "\"" + std::string(v) + "\""; }
 inline std::string show(bool v) { return v ? "true" : "false"; }
+template <typename T>
+std::string show(const std::vector<T>& v) {
+    std::string out = "[";
+    for (size_t i = 0; i < v.size(); i++) out += (i ? ", " : "") + show(v[i]);
+    return out + "]";
+}
 
 inline void fail(const char* file, int line, const std::string& what) {
     failures()++;
@@ -54,10 +60,11 @@ inline void fail(const char* file, int line, const std::string& what) {
 
 #define TEST_CAT2(a, b) a##b
 #define TEST_CAT(a, b) TEST_CAT2(a, b)
-#define TEST(name)                                                                        \
-    static void TEST_CAT(test_fn_, __LINE__)();                                           \
-    static testing::Register TEST_CAT(test_reg_, __LINE__)(name, TEST_CAT(test_fn_, __LINE__)); \
-    static void TEST_CAT(test_fn_, __LINE__)()
+#define TEST_IMPL(name, id)                                       \
+    static void TEST_CAT(test_fn_, id)();                         \
+    static testing::Register TEST_CAT(test_reg_, id)(name, TEST_CAT(test_fn_, id)); \
+    static void TEST_CAT(test_fn_, id)()
+#define TEST(name) TEST_IMPL(name, __COUNTER__)
 
 #define CHECK(cond)                                                          \
     do {                                                                     \
@@ -68,8 +75,8 @@ inline void fail(const char* file, int line, const std::string& what) {
 #define CHECK_EQ(a, b)                                                                                    \
     do {                                                                                                  \
         testing::checks()++;                                                                              \
-        auto&& _va = (a);                                                                                 \
-        auto&& _vb = (b);                                                                                 \
+        const auto _va = (a);                                                                               \
+        const auto _vb = (b);                                                                               \
         if (!(_va == _vb))                                                                                \
             testing::fail(__FILE__, __LINE__,                                                             \
                           std::string(#a " == " #b ": ") + testing::show(_va) + " vs " + testing::show(_vb)); \
