@@ -88,16 +88,19 @@
     var accent = themeColour("--kiosk-accent", "#ffb400");
     Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
     Chart.defaults.color = "#4b5260";
-    var moneyAxis = { beginAtZero: true, ticks: { callback: function (v) { return formatMoney(v); } } };
+    var moneyAxis = { beginAtZero: true, ticks: { precision: 0, callback: function (v) { return formatMoney(v); } } };
+    // Cheap screens and people who asked for less motion get no animation.
+    var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    var animation = still ? false : { duration: 250 };
     charts.daily = new Chart(el.daily, {
       type: "bar",
       data: { labels: [], datasets: [
         { label: L.revenue, data: [], backgroundColor: primary, borderRadius: 4, yAxisID: "y", order: 2 },
         { label: L.vip, data: [], type: "line", borderColor: vip, backgroundColor: vip, yAxisID: "vip",
-          tension: 0.25, pointRadius: 2, order: 1 }
+          cubicInterpolationMode: "monotone", pointRadius: 2, order: 1 }
       ] },
       options: {
-        responsive: true, maintainAspectRatio: false, animation: { duration: 250 },
+        responsive: true, maintainAspectRatio: false, animation: animation,
         interaction: { mode: "index", intersect: false },
         scales: { y: moneyAxis,
           vip: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
@@ -111,7 +114,7 @@
       type: "bar",
       data: { labels: [], datasets: [{ label: L.revenue, data: [], backgroundColor: accent, borderRadius: 4 }] },
       options: {
-        responsive: true, maintainAspectRatio: false, animation: { duration: 250 },
+        responsive: true, maintainAspectRatio: false, animation: animation,
         scales: { y: moneyAxis },
         plugins: { legend: { display: false }, tooltip: { callbacks: { label: function (c) {
           return formatMoney(c.parsed.y);

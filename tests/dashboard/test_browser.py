@@ -28,8 +28,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 def open_page(browser, queues_live_server):
     """``open_page()`` -> a fresh page; console errors and CSP violations are collected and fail the test."""
     def make(**context_options):
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True,
-                                      **context_options)
+        # Reduced motion: the charts draw at once, so screenshots show the final figures.
+        options = {"viewport": {"width": 1280, "height": 900}, "accept_downloads": True,
+                   "reduced_motion": "reduce", **context_options}
+        context = browser.new_context(**options)
         context.add_init_script(PROBE)
         contexts.append(context)
         page = context.new_page()
@@ -258,3 +260,20 @@ def test_a_manager_rotates_a_secret_disables_a_kiosk_and_makes_a_claim_code(open
     expect(page.locator("[data-reveal-value]")).not_to_be_empty()
     expect(page.locator("[data-reveal-hint]")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "dashboard-devices-claim.png"), full_page=True)
+
+
+def test_every_staff_page_shares_the_layout_without_console_errors(open_page, queues_live_server, world):
+    base = queues_live_server
+    page = open_page()
+    _sign_in(page, base, world.a.manager_email, start="/dashboard/queues")
+    expect(page.locator('tr[data-queue="%s"] [data-waiting]' % world.a.queue_id)).to_have_text("1")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-queues.png"), full_page=True)
+    for path in ("/dashboard/displays", "/dashboard/counter", "/dashboard/theme", "/dashboard"):
+        page.goto(base + path)
+        expect(page.locator(f'.dash-nav a[href="{path}"]')).to_have_attribute("aria-current", "page")
+        expect(page.locator(".dash-logout button")).to_be_visible()
+    page.goto(base + "/dashboard/displays")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-displays.png"), full_page=True)
+    page.goto(base + "/dashboard/export.csv?from=2026-03-05&to=2026-03-01")
+    expect(page.locator("[data-error-message]")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-bad-range.png"))
