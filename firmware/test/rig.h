@@ -25,10 +25,8 @@ struct Rig {
         server.secret = kSecret;
         server.now = [this] { return clock.unix_now(); };
         if (provisioned) {
-            storage.write("device_id", kDevice);
-            storage.write("secret_key", kSecret);
-            storage.write("wifi_ssid", "kiosk-net");
-            storage.write("wifi_pass", "hunter2hunter2");
+            storage.write("identity", kiosk::identity_blob(kDevice, kSecret, "est-1", "queue-1"));
+            storage.write("wifi", kiosk::wifi_blob("kiosk-net", "hunter2hunter2"));
             storage.write("server_url", "https://kiosk.example");
             storage.write("ca_pem", "-----BEGIN CERTIFICATE-----\nMIIBfake0000000000000000000000000000000000000\n-----END CERTIFICATE-----\n");
         }

@@ -24,9 +24,12 @@ TEST("claim: POST /iot/register {claim_code}, unsigned; identity committed in on
     CHECK_EQ(http.requests[0].path, std::string("/iot/register"));
     CHECK_EQ(http.requests[0].body, std::string("{\"claim_code\":\"K7P-29QX\"}"));
     CHECK(http.requests[0].headers.count("X-Signature") == 0);
-    CHECK_EQ(storage.committed["device_id"], std::string("dev_new"));
-    CHECK_EQ(storage.committed["secret_key"], std::string(Rig::kSecret));
-    CHECK_EQ(storage.committed["queue_id"], std::string("q-1"));
+    CHECK_EQ(storage.committed["identity"], kiosk::identity_blob("dev_new", Rig::kSecret, "est-1", "q-1"));
+    kiosk::DeviceConfig reloaded;
+    reloaded.load(storage);
+    CHECK_EQ(reloaded.device_id, std::string("dev_new"));
+    CHECK_EQ(reloaded.secret_key, std::string(Rig::kSecret));
+    CHECK_EQ(reloaded.queue_id, std::string("q-1"));
     CHECK_EQ(config.device_id, std::string("dev_new"));
     CHECK(storage.staged.empty());
 }
@@ -64,8 +67,7 @@ TEST("claim: refused or expired code, network error, bad body, power cut: nothin
     CHECK(!kiosk::claim_device(http, storage, config, "CODE-2").ok);
     storage.power_cycle();
     std::string v;
-    CHECK(!storage.read("device_id", v));
-    CHECK(!storage.read("secret_key", v));
+    CHECK(!storage.read("identity", v));
     CHECK(!kiosk::claim_device(http, storage, config, "bad code").ok);  // spaces: never sent
     CHECK_EQ(http.requests.size(), size_t(1));
 }
@@ -76,8 +78,7 @@ TEST("console: provisioning end to end, then the kiosk takes coins with the new 
     CHECK_EQ(run(*rig.app, "claim ABC"), std::string("error: set wifi, server and ca first"));
     CHECK_EQ(run(*rig.app, "wifi \"Shop Wifi\" s3cret-pass", &action), std::string("ok: wifi saved"));
     CHECK(action == kiosk::ConsoleAction::WifiChanged);
-    CHECK_EQ(rig.storage.committed["wifi_ssid"], std::string("Shop Wifi"));
-    CHECK_EQ(rig.storage.committed["wifi_pass"], std::string("s3cret-pass"));
+    CHECK_EQ(rig.storage.committed["wifi"], kiosk::wifi_blob("Shop Wifi", "s3cret-pass"));
     CHECK(run(*rig.app, "server http://kiosk.example").find("usage") == 0);
     CHECK(run(*rig.app, "server https://kiosk.example/path").find("usage") == 0);
     CHECK_EQ(run(*rig.app, "server https://kiosk.example:8443/"), std::string("ok: server https://kiosk.example:8443"));
@@ -162,10 +163,9 @@ TEST("console: claim and forget refused while money is pending; forget force era
     rig.coin(5);
     CHECK(run(*rig.app, "claim NEW-CODE").find("error: payments or credit pending") == 0);
     CHECK(run(*rig.app, "forget").find("error: payments or credit pending") == 0);
-    CHECK(rig.storage.committed_has("secret_key"));
+    CHECK(rig.storage.committed_has("identity"));
     CHECK_EQ(run(*rig.app, "forget force"), std::string("ok: device identity erased"));
-    CHECK(!rig.storage.committed_has("secret_key"));
-    CHECK(!rig.storage.committed_has("device_id"));
+    CHECK(!rig.storage.committed_has("identity"));
     rig.run_ms(100);
     CHECK(rig.acceptor.inhibited);
     CHECK(rig.app->inhibit_reasons_now() & kiosk::kInhibitNotProvisioned);

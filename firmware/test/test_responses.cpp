@@ -18,9 +18,8 @@ struct ScriptRig {
     std::unique_ptr<kiosk::KioskApp> app;
 
     ScriptRig() {
-        storage.write("device_id", Rig::kDevice);
-        storage.write("secret_key", Rig::kSecret);
-        storage.write("wifi_ssid", "net");
+        storage.write("identity", kiosk::identity_blob(Rig::kDevice, Rig::kSecret, "e", "q"));
+        storage.write("wifi", kiosk::wifi_blob("net", "pass"));
         storage.write("server_url", "https://kiosk.example");
         storage.write("ca_pem", "-----BEGIN CERTIFICATE-----\nMIIBfake0000000000000000000000000000000000000\n-----END CERTIFICATE-----\n");
         storage.commit();

@@ -178,10 +178,7 @@ std::string KioskApp::console_command(const std::string& line, ConsoleAction& ac
         if (args.size() != 3 || args[1].empty() || args[1].size() > 32 || args[2].size() > 63) {
             return "usage: wifi <ssid> <password>  (quote names with spaces)";
         }
-        if (!storage_.write(keys::kWifiSsid, args[1]) || !storage_.write(keys::kWifiPass, args[2]) ||
-            !storage_.commit()) {
-            return "error: storage";
-        }
+        if (!save(keys::kWifi, wifi_blob(args[1], args[2]))) return "error: storage";
         config_.wifi_ssid = args[1];
         config_.wifi_pass = args[2];
         action = ConsoleAction::WifiChanged;
@@ -246,11 +243,7 @@ std::string KioskApp::console_command(const std::string& line, ConsoleAction& ac
         if ((!outbox_.empty() || outbox_.credit() > 0) && !force) {
             return "error: payments or credit pending (they would be lost); 'forget force' to do it anyway";
         }
-        storage_.erase(keys::kDeviceId);
-        storage_.erase(keys::kSecretKey);
-        storage_.erase(keys::kEstablishment);
-        storage_.erase(keys::kQueueId);
-        if (!storage_.commit()) return "error: storage";
+        if (!storage_.erase(keys::kIdentity) || !storage_.commit()) return "error: storage";
         config_.device_id.clear();
         config_.secret_key.clear();
         config_.establishment_id.clear();

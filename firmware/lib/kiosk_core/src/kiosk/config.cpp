@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "kiosk/json.h"
+
 namespace kiosk {
 
 bool parse_server_url(const std::string& url, ServerUrl& out) {
@@ -38,12 +40,17 @@ void DeviceConfig::load(Storage& storage) {
     auto get = [&](const char* key, std::string& field) {
         if (storage.read(key, value)) field = value;
     };
-    get(keys::kDeviceId, device_id);
-    get(keys::kSecretKey, secret_key);
-    get(keys::kEstablishment, establishment_id);
-    get(keys::kQueueId, queue_id);
-    get(keys::kWifiSsid, wifi_ssid);
-    get(keys::kWifiPass, wifi_pass);
+    Json doc;
+    if (storage.read(keys::kIdentity, value) && Json::parse(value, doc)) {
+        device_id = doc["device_id"].str();
+        secret_key = doc["secret_key"].str();
+        establishment_id = doc["establishment_id"].str();
+        queue_id = doc["queue_id"].str();
+    }
+    if (storage.read(keys::kWifi, value) && Json::parse(value, doc)) {
+        wifi_ssid = doc["ssid"].str();
+        wifi_pass = doc["pass"].str();
+    }
     get(keys::kServerUrl, server_url);
     get(keys::kCaPem, ca_pem);
     get(keys::kNtp, ntp_server);
@@ -51,6 +58,16 @@ void DeviceConfig::load(Storage& storage) {
     if (storage.read(keys::kPrice, value)) price = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
     std::vector<CoinType> table;
     if (storage.read(keys::kCoins, value) && parse_coin_table(value, table)) coins = table;
+}
+
+std::string identity_blob(const std::string& device_id, const std::string& secret_key,
+                          const std::string& establishment_id, const std::string& queue_id) {
+    return "{\"device_id\":" + json_quote(device_id) + ",\"secret_key\":" + json_quote(secret_key) +
+           ",\"establishment_id\":" + json_quote(establishment_id) + ",\"queue_id\":" + json_quote(queue_id) + "}";
+}
+
+std::string wifi_blob(const std::string& ssid, const std::string& pass) {
+    return "{\"ssid\":" + json_quote(ssid) + ",\"pass\":" + json_quote(pass) + "}";
 }
 
 bool valid_currency(const std::string& code) {

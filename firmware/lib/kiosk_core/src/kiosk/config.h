@@ -14,12 +14,10 @@
 namespace kiosk {
 
 namespace keys {
-constexpr const char* kDeviceId = "device_id";
-constexpr const char* kSecretKey = "secret_key";
-constexpr const char* kEstablishment = "establishment";
-constexpr const char* kQueueId = "queue_id";
-constexpr const char* kWifiSsid = "wifi_ssid";
-constexpr const char* kWifiPass = "wifi_pass";
+// One NVS item each, because only a single nvs_set_blob is atomic on power
+// loss: device_id and secret_key must never come from two different claims.
+constexpr const char* kIdentity = "identity";  // {"device_id","secret_key","establishment_id","queue_id"}
+constexpr const char* kWifi = "wifi";          // {"ssid","pass"}
 constexpr const char* kServerUrl = "server_url";
 constexpr const char* kCaPem = "ca_pem";
 constexpr const char* kNtp = "ntp";
@@ -55,6 +53,10 @@ struct DeviceConfig {
     bool network_configured() const { return !wifi_ssid.empty() && !server_url.empty() && !ca_pem.empty(); }
     bool provisioned() const { return has_credentials() && network_configured(); }
 };
+
+std::string identity_blob(const std::string& device_id, const std::string& secret_key,
+                          const std::string& establishment_id, const std::string& queue_id);
+std::string wifi_blob(const std::string& ssid, const std::string& pass);
 
 bool valid_currency(const std::string& code);
 bool looks_like_pem_certificate(const std::string& pem);

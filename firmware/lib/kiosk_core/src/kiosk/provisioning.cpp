@@ -48,9 +48,8 @@ ClaimResult claim_device(HttpTransport& http, Storage& storage, DeviceConfig& co
     const std::string& secret = doc["secret_key"].str();
     const std::string establishment = doc["establishment_id"].is_string() ? doc["establishment_id"].str() : "";
     const std::string queue = doc["queue_id"].is_string() ? doc["queue_id"].str() : "";
-    // One commit for the whole identity: a power cut leaves the old one or the new one.
-    bool ok = storage.write(keys::kDeviceId, device_id) && storage.write(keys::kSecretKey, secret) &&
-              storage.write(keys::kEstablishment, establishment) && storage.write(keys::kQueueId, queue) &&
+    // One NVS item for the whole identity: a power cut leaves the old one or the new one.
+    bool ok = storage.write(keys::kIdentity, identity_blob(device_id, secret, establishment, queue)) &&
               storage.commit();
     if (!ok) {
         result.error = "storage";
