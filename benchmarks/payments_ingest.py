@@ -13,8 +13,9 @@ ceiling is raised (the load generator is one IP).
 1. Throughput: the same signing client (``--procs`` processes x
    ``--threads`` keep-alive connections, every request signed with a fresh
    nonce and a fresh transaction_id) loads each target for ``--duration``
-   seconds after a short warm-up; prints req/s and the ratios full/skeleton
-   and full/bare. The worker keeps running (as in production): between
+   seconds in total, in ``--rounds`` slices taken in turns (bare, skeleton,
+   full, bare, ...) so background load drifts hit all three alike; prints
+   req/s and the ratios full/skeleton and full/bare. The worker keeps running (as in production): between
    targets the broker queue is purged, so each target starts with the worker
    equally busy.
 2. Latency: ``--rate`` payments/s (default 10) to the full app for
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -223,9 +225,22 @@ def load(port: int, target: str, devices: list[tuple[str, str]], procs: int, thr
     for p in parts:
         for k, v in p[2].items():
             statuses[k] = statuses.get(k, 0) + v
-    latencies = sorted(x for p in parts for x in p[3])
+    latencies = [x for p in parts for x in p[3]]
     return {"target": target, "req_per_s": round(ok / duration, 1), "ok": ok, "errors": sum(p[1] for p in parts),
-            "statuses": statuses, "p50_ms": round(pct(latencies, 50) * 1000, 1) if latencies else None,
+            "statuses": statuses, "latencies": latencies}
+
+
+def merge(target: str, parts: list[dict], duration: float) -> dict:
+    ok = sum(p["ok"] for p in parts)
+    statuses: dict[int, int] = {}
+    for p in parts:
+        for k, v in p["statuses"].items():
+            statuses[k] = statuses.get(k, 0) + v
+    latencies = sorted(x for p in parts for x in p["latencies"])
+    return {"target": target, "req_per_s": round(ok / duration, 1), "ok": ok,
+            "errors": sum(p["errors"] for p in parts), "statuses": statuses,
+            "slices_req_per_s": [p["req_per_s"] for p in parts],
+            "p50_ms": round(pct(latencies, 50) * 1000, 1) if latencies else None,
             "p99_ms": round(pct(latencies, 99) * 1000, 1) if latencies else None}
 
 
@@ -291,7 +306,8 @@ def purge_broker(redis_url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=20)
-    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--warmup", type=float, default=1, help="seconds not counted at the start of each slice")
+    parser.add_argument("--rounds", type=int, default=4, help="slices per target, taken in turns")
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=12)
     parser.add_argument("--devices", type=int, default=400)
@@ -318,6 +334,7 @@ def main() -> None:
     from kiosk import create_app
 
     app = create_app()
+    logging.getLogger("kiosk").setLevel(logging.WARNING)  # seeding 400 devices logs 400 lines
     gunicorn = worker = None
     try:
         seeded = seed(app, args.devices)
@@ -331,15 +348,17 @@ def main() -> None:
         gunicorn = start_gunicorn(env, port, web_log)
         worker = start_worker(env, worker_log)
         time.sleep(3)
-        results = []
-        for target in args.targets:
-            purge_broker(redis_url)
-            time.sleep(1)
-            result = load(port, target, devices, args.procs, args.threads, args.duration, args.warmup)
-            results.append(result)
+        # Targets take turns (--rounds slices each), so a change in the machine's
+        # background load during the run hits all three alike.
+        slices: dict[str, list[dict]] = {target: [] for target in args.targets}
+        for _ in range(args.rounds):
+            for target in args.targets:
+                purge_broker(redis_url)
+                slices[target].append(load(port, target, devices, args.procs, args.threads,
+                                           args.duration / args.rounds, args.warmup))
+        results = [merge(target, parts, args.duration) for target, parts in slices.items()]
+        for result in results:
             print(json.dumps(result), flush=True)
-            # Per-device windows are per minute: the next target starts with fresh devices' budgets.
-            time.sleep(0.5)
         purge_broker(redis_url)
         time.sleep(3)  # let the worker finish what it had taken
         latency = latency_run(port, devices, args.rate, args.latency_seconds, database_url)

@@ -39,7 +39,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from kiosk.auth.models import Establishment
 from kiosk.devices.models import Device
 from kiosk.errors import ApiError, NotFound
-from kiosk.events import ticket_changed
+from kiosk.events import after_commit, publish, ticket_changed
 from kiosk.extensions import db, redis_client
 from kiosk.payments.models import Transaction
 from kiosk.queues.models import Queue, Ticket
@@ -291,36 +291,30 @@ def _device_queue(device: Device) -> Queue:
 def process_transaction(transaction_id) -> str:
     """PENDING -> validate -> VIP ticket -> CONFIRMED (or FAILED), in one DB transaction.
 
-    Safe to run any number of times, concurrently: returns the final status,
-    or "PENDING" only if the row vanished. The tenant is taken from the row.
+    Safe to run any number of times, concurrently: returns the final status
+    ("PENDING" only if the row vanished). The tenant is taken from the row.
 
     :raise TransientError / OperationalError: retry later (nothing was committed).
     """
     ident = _uuid(transaction_id)
-    with system_scope():
-        located = db.session.execute(
-            sa.select(Transaction.establishment_id, Transaction.status, Transaction.request_id)
-            .where(Transaction.transaction_id == ident)
-        ).one_or_none()
-    db.session.rollback()
-    if located is None:
-        log.error("payment to process not found", extra={"transaction_id": str(ident)})
-        return "PENDING"
-    if located.status != "PENDING":
-        return located.status
-    from kiosk.observability.context import task_request_id
-
-    token = task_request_id.set(task_request_id.get() or located.request_id)
     try:
-        with tenant_scope(located.establishment_id):
-            return _process_in_tenant(ident)
-    finally:
-        task_request_id.reset(token)
+        claimed = _claim(ident)
+        if claimed is None:
+            return _current_status(ident)
+        from kiosk.observability.context import task_request_id
 
-
-def _process_in_tenant(ident: uuid.UUID) -> str:
-    try:
-        return _claim_and_settle(ident)
+        token = task_request_id.set(task_request_id.get() or claimed.request_id)
+        try:
+            with tenant_scope(claimed.establishment_id):
+                try:
+                    return _settle(ident, claimed)
+                except Exception:
+                    # Before leaving the scope: it refreshes the RLS settings,
+                    # which a failed transaction would refuse.
+                    db.session.rollback()
+                    raise
+        finally:
+            task_request_id.reset(token)
     except IntegrityError:
         # tickets.transaction_id is unique: another run created the ticket and
         # committed first. Ours rolled back; the payment is settled.
@@ -331,7 +325,7 @@ def _process_in_tenant(ident: uuid.UUID) -> str:
         db.session.rollback()
         _count_failed_attempt(ident)
         if exc.connection_invalidated:
-            raise TransientError(str(type(exc).__name__)) from exc
+            raise TransientError(type(exc).__name__) from exc
         raise
     except Exception:
         db.session.rollback()
@@ -339,58 +333,66 @@ def _process_in_tenant(ident: uuid.UUID) -> str:
         raise
 
 
-def _claim_and_settle(ident: uuid.UUID) -> str:
-    # The guard and the lock in one statement: a concurrent run blocks here,
-    # then finds the row no longer PENDING and stops.
-    claimed = db.session.execute(
-        sa.update(Transaction)
-        .where(Transaction.transaction_id == ident, Transaction.status == "PENDING")
-        .values(attempts=Transaction.attempts + 1, updated_at=utcnow())
-        .returning(Transaction.transaction_id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    if claimed is None:
-        db.session.rollback()
-        return _current_status(ident)
-    transaction = db.session.execute(
-        sa.select(Transaction).where(Transaction.transaction_id == ident).execution_options(populate_existing=True)
-    ).scalar_one()
-    reason, queue = _validate(transaction)
+def _claim(ident: uuid.UUID):
+    """Claim a PENDING payment: the guard and the row lock in one statement.
+
+    A concurrent run blocks on the lock, then finds the row no longer PENDING
+    and gets None. Cross-tenant by design (the tenant comes from the row);
+    the transaction stays open for ``_settle``.
+    """
+    with system_scope():
+        return db.session.execute(
+            sa.update(Transaction)
+            .where(Transaction.transaction_id == ident, Transaction.status == "PENDING")
+            .values(attempts=Transaction.attempts + 1, updated_at=utcnow())
+            .returning(Transaction.establishment_id, Transaction.device_id, Transaction.amount,
+                       Transaction.currency, Transaction.request_id)
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+
+
+def _settle(ident: uuid.UUID, claimed) -> str:
+    reason, queue = _validate(claimed)
+    ticket_id = None
     if reason is None:
-        ticket = issue_ticket(queue, "VIP", transaction_id=ident, device_id=transaction.device_id, commit=False)
-        transaction.status = "CONFIRMED"
-        transaction.ticket_id = ticket.id
+        ticket = issue_ticket(queue, "VIP", transaction_id=ident, device_id=claimed.device_id, commit=False)
+        ticket_id = ticket.id
+    status = "CONFIRMED" if reason is None else "FAILED"
+    db.session.execute(
+        sa.update(Transaction).where(Transaction.transaction_id == ident)
+        .values(status=status, failure_reason=reason, ticket_id=ticket_id, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    event = {"type": "payment", "transaction_id": str(ident), "status": status,
+             "ticket_id": str(ticket_id) if ticket_id else None}
+    if ticket_id is None:
+        ticket_changed(claimed.establishment_id, event)  # invalidate + publish
     else:
-        transaction.status = "FAILED"
-        transaction.failure_reason = reason
-    transaction.updated_at = utcnow()
-    ticket_changed(transaction.establishment_id, {
-        "type": "payment", "transaction_id": str(ident), "status": transaction.status,
-        "ticket_id": str(transaction.ticket_id) if transaction.ticket_id else None,
-    })
+        # issue_ticket's own events already invalidate this establishment's cache.
+        establishment_id = claimed.establishment_id
+        after_commit(lambda: publish(establishment_id, event))
     _test_delay(ident)
     db.session.commit()
-    log.info("payment settled", extra={"transaction_id": str(ident), "status": transaction.status,
-                                       "failure_reason": transaction.failure_reason,
-                                       "device_id": transaction.device_id})
-    return transaction.status
+    log.info("payment settled", extra={"transaction_id": str(ident), "status": status, "failure_reason": reason,
+                                       "device_id": claimed.device_id})
+    return status
 
 
-def _validate(transaction: Transaction) -> tuple[str | None, Queue | None]:
+def _validate(claimed) -> tuple[str | None, Queue | None]:
     """The first rule the payment breaks (a FAILED reason), or (None, its queue)."""
     device = db.session.execute(
-        sa.select(Device).where(Device.device_id == transaction.device_id)
+        sa.select(Device).where(Device.device_id == claimed.device_id)
     ).scalar_one_or_none()
     if device is None:
         return DEVICE_NOT_FOUND, None
     if device.status != "ACTIVE":
         return DEVICE_DISABLED, None
     establishment = db.session.execute(
-        sa.select(Establishment).where(Establishment.id == transaction.establishment_id)
+        sa.select(Establishment).where(Establishment.id == claimed.establishment_id)
     ).scalar_one()
-    if transaction.currency != establishment.currency:
+    if claimed.currency != establishment.currency:
         return CURRENCY_MISMATCH, None
-    if transaction.amount < establishment.vip_price:
+    if claimed.amount < establishment.vip_price:
         return AMOUNT_BELOW_VIP_PRICE, None
     queue = None
     if device.queue_id is not None:
@@ -403,22 +405,27 @@ def _validate(transaction: Transaction) -> tuple[str | None, Queue | None]:
 
 
 def _current_status(ident: uuid.UUID) -> str:
-    status = db.session.execute(
-        sa.select(Transaction.status).where(Transaction.transaction_id == ident)
-    ).scalar_one_or_none()
     db.session.rollback()
+    with system_scope():
+        status = db.session.execute(
+            sa.select(Transaction.status).where(Transaction.transaction_id == ident)
+        ).scalar_one_or_none()
+    db.session.rollback()
+    if status is None:
+        log.error("payment to process not found", extra={"transaction_id": str(ident)})
     return status or "PENDING"
 
 
 def _count_failed_attempt(ident: uuid.UUID) -> None:
     """Best effort: the failed run's own increment was rolled back with it."""
     try:
-        db.session.execute(
-            sa.update(Transaction)
-            .where(Transaction.transaction_id == ident, Transaction.status == "PENDING")
-            .values(attempts=Transaction.attempts + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        with system_scope():
+            db.session.execute(
+                sa.update(Transaction)
+                .where(Transaction.transaction_id == ident, Transaction.status == "PENDING")
+                .values(attempts=Transaction.attempts + 1, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
         db.session.commit()
     except Exception:  # noqa: BLE001 - the database may be the thing that is down
         try:
