@@ -99,6 +99,32 @@ class FlaskTransport:
         return Reply(response.status_code, dict(response.headers), response.get_data())
 
 
+class ClientTransport:
+    """Any requests-like client (``requests.Session``, a Locust ``self.client``):
+    ``client.request(method, url, data=, headers=, **extra)`` answering with
+    ``status_code``, ``headers`` and ``content``. A status of 0 (Locust's
+    FastHttpUser on a connection error) or an exception is a transport error.
+
+    ``extra(method, path)`` may add per-request keyword arguments, e.g. a Locust
+    ``name`` that groups ``/iot/payments/<id>`` in the statistics.
+    """
+
+    def __init__(self, client, base_url: str = "", extra: Callable[[str, str], dict] | None = None):
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+        self.extra = extra or (lambda method, path: {})
+
+    def __call__(self, method: str, path: str, body: bytes, headers: dict) -> Reply:
+        try:
+            response = self.client.request(method, self.base_url + path, data=body or None, headers=headers,
+                                           **self.extra(method, path))
+        except Exception as exc:  # noqa: BLE001 - any client's connection error is a retryable non-answer
+            raise TransportError(type(exc).__name__) from exc
+        if not response.status_code:
+            raise TransportError("no status")
+        return Reply(response.status_code, dict(response.headers or {}), response.content or b"")
+
+
 def encode_json(payload) -> bytes:
     return b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
 

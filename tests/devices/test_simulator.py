@@ -209,3 +209,22 @@ def test_the_http_transport_turns_a_dead_server_into_a_transport_error():
     transport = HttpTransport(f"http://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(TransportError):
         transport("GET", "/health", b"", {})
+
+
+def test_a_requests_like_client_runs_the_same_session_over_http(world, live_server):
+    """What a load test plugs in: requests.Session here, a Locust client there."""
+    import requests
+
+    from kiosk.devices.simulator import ClientTransport
+
+    names = []
+    transport = ClientTransport(requests.Session(), live_server,
+                                extra=lambda method, path: names.append(path) or {"timeout": 10})
+    session = DeviceSession(world.a.device_id, world.a.device_secret, transport)
+    reply = session.pay_and_wait(500)
+    assert reply.status == 200 and reply.json()["status"] == "CONFIRMED"
+    assert names[0] == "/iot/payments" and names[-1].startswith("/iot/payments/")
+
+    dead = ClientTransport(requests.Session(), "http://127.0.0.1:9", extra=lambda m, p: {"timeout": 2})
+    with pytest.raises(TransportError):
+        dead("GET", "/health", b"", {})
