@@ -4,8 +4,10 @@ gevent holds many idle WebSockets cheaply; psycogreen makes psycopg2 yield
 during queries. worker_connections is a hard cap per worker: keep it above
 the number of TVs plus concurrent HTTP requests (see docs/performance.md).
 """
+import glob
 import multiprocessing
 import os
+import tempfile
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '5000')}")
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
@@ -18,6 +20,29 @@ accesslog = None  # the app logs one JSON line per request itself
 errorlog = "-"
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+# Prometheus: every worker writes its samples to this directory and /metrics
+# sums them (kiosk.observability.metrics). Must be set before the workers
+# import prometheus_client, hence here; an operator may point it elsewhere.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(tempfile.gettempdir(), f"kiosk-prometheus-{bind.rsplit(':', 1)[-1]}"),
+)
+
+
+def on_starting(server):
+    # Samples of a previous run would be summed with this one's.
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(path, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_fork(server, worker):
