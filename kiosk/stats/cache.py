@@ -56,13 +56,16 @@ def invalidate(establishment_id) -> None:
         _redis_failed(establishment_id, "invalidate")
 
 
-def cached(establishment_id, name: str, compute: Callable[[], Any], ttl: int = DEFAULT_TTL) -> Any:
+def cached(establishment_id, name: str, compute: Callable[[], Any], ttl: int = DEFAULT_TTL, *,
+           raw: bool = False) -> Any:
     """Return the cached JSON value for (establishment, name), computing it on a miss.
 
-    ``compute`` must return JSON-native values, so a hit equals a miss.
+    ``compute`` must return JSON-native values, so a hit equals a miss. With
+    ``raw=True`` the answer is the JSON text (bytes) itself, hit or miss, for a
+    view that sends it as is (no decode and re-encode on the hot path).
     """
     if time.monotonic() < _skip_until:
-        return compute()
+        return _encode(compute()) if raw else compute()
     key = f"cache:{establishment_id}:{name}"
     try:
         generation, entry = redis_client.mget(_gen_key(establishment_id), key)
@@ -70,13 +73,18 @@ def cached(establishment_id, name: str, compute: Callable[[], Any], ttl: int = D
         if entry is not None:
             entry_generation, _, payload = entry.partition(b"\n")
             if entry_generation == generation:
-                return json.loads(payload)
+                return payload if raw else json.loads(payload)
     except Exception:  # noqa: BLE001
         _redis_failed(establishment_id, "read")
-        return compute()
+        return _encode(compute()) if raw else compute()
     value = compute()
+    payload = _encode(value)
     try:
-        redis_client.set(key, generation + b"\n" + json.dumps(value, default=str).encode(), ex=ttl)
+        redis_client.set(key, generation + b"\n" + payload, ex=ttl)
     except Exception:  # noqa: BLE001
         _redis_failed(establishment_id, "write")
-    return value
+    return payload if raw else value
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, default=str, separators=(",", ":")).encode()

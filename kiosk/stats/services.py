@@ -50,16 +50,18 @@ UTC = timezone.utc
 
 # --- public API (used by routes and by the dashboard) ---------------------------------------
 
-def revenue_daily(date_from: date, date_to: date) -> dict:
+def revenue_daily(date_from: date, date_to: date, *, as_json: bool = False) -> dict | bytes:
     """Revenue per local day, every day of the range present (zeros included).
+
+    ``as_json=True`` returns the same answer as JSON bytes (what the API sends).
 
     :raise ApiError 400 validation_error: reversed, out of bounds or over 366 days.
     """
     _check_day_range(date_from, date_to)
-    return _cached(f"revenue-daily:{date_from}:{date_to}", lambda: _revenue_daily(date_from, date_to))
+    return _cached(f"revenue-daily:{date_from}:{date_to}", lambda: _revenue_daily(date_from, date_to), as_json)
 
 
-def revenue_monthly(month_from: str | date, month_to: str | date) -> dict:
+def revenue_monthly(month_from: str | date, month_to: str | date, *, as_json: bool = False) -> dict | bytes:
     """Revenue per local month (``YYYY-MM``), every month of the range present.
 
     :raise ApiError 400 validation_error: malformed, reversed, out of bounds or over 12 months.
@@ -67,16 +69,16 @@ def revenue_monthly(month_from: str | date, month_to: str | date) -> dict:
     first = _parse_month(month_from, "from")
     last = _parse_month(month_to, "to")
     _check_month_range(first, last)
-    return _cached(f"revenue-monthly:{first:%Y-%m}:{last:%Y-%m}", lambda: _revenue_monthly(first, last))
+    return _cached(f"revenue-monthly:{first:%Y-%m}:{last:%Y-%m}", lambda: _revenue_monthly(first, last), as_json)
 
 
-def vip_count(date_from: date, date_to: date) -> dict:
+def vip_count(date_from: date, date_to: date, *, as_json: bool = False) -> dict | bytes:
     """VIP tickets issued per local day, every day of the range present.
 
     :raise ApiError 400 validation_error: reversed, out of bounds or over 366 days.
     """
     _check_day_range(date_from, date_to)
-    return _cached(f"vip-count:{date_from}:{date_to}", lambda: _vip_count(date_from, date_to))
+    return _cached(f"vip-count:{date_from}:{date_to}", lambda: _vip_count(date_from, date_to), as_json)
 
 
 def local_today() -> date:
@@ -132,9 +134,9 @@ def _month_start(index: int) -> date:
 
 # --- cache and context ----------------------------------------------------------------------
 
-def _cached(name: str, compute: Callable[[], dict]) -> dict:
+def _cached(name: str, compute: Callable[[], dict], as_json: bool) -> dict | bytes:
     # The one place stats go through the read-through cache.
-    return cached(require_establishment_id(), f"stats:{name}", compute)
+    return cached(require_establishment_id(), f"stats:{name}", compute, raw=as_json)
 
 
 def _establishment() -> Establishment:

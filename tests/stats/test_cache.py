@@ -216,3 +216,42 @@ def test_a_hung_redis_costs_one_timeout_then_reads_skip_it(app, tenant_in, manag
         if private.process and private.process.poll() is None:
             private.process.send_signal(signal.SIGCONT)
         private.stop()
+
+
+def test_service_dicts_and_api_bytes_are_the_same_answer_hit_or_miss(app, tenant_in, manager_api):
+    import json
+    from datetime import date
+
+    t = tenant_in()
+    with app.app_context():
+        add_payment(t.id, utc(2026, 4, 2, 10), 500)
+    api = manager_api(t)
+    miss = api.get(DAILY)
+    hit = api.get(DAILY)
+    assert miss.data == hit.data and miss.mimetype == hit.mimetype == "application/json"
+    with app.app_context(), tenant_scope(t.id):
+        as_dict = services.revenue_daily(date(2026, 4, 1), date(2026, 4, 30))  # a hit, decoded
+        assert as_dict == json.loads(hit.data)
+        assert isinstance(as_dict["days"][0]["revenue"], int)
+        monthly = services.revenue_monthly("2026-01", "2026-12")  # a miss, computed (the dashboard's call)
+        assert monthly == json.loads(services.revenue_monthly("2026-01", "2026-12", as_json=True))
+        assert services.vip_count(date(2026, 4, 1), date(2026, 4, 30))["total"] == 0
+
+
+def test_services_refuse_bad_ranges_like_the_api(app, tenant_in):
+    from datetime import date
+
+    import pytest
+
+    from kiosk.errors import ApiError
+
+    t = tenant_in()
+    with app.app_context(), tenant_scope(t.id):
+        for call in (lambda: services.revenue_daily(date(2026, 4, 2), date(2026, 4, 1)),
+                     lambda: services.vip_count(date(2025, 1, 1), date(2026, 1, 2)),
+                     lambda: services.revenue_monthly("2026-13", "2026-12"),
+                     lambda: services.revenue_monthly("2025-01", "2026-01")):
+            with pytest.raises(ApiError) as raised:
+                call()
+            assert raised.value.status == 400 and raised.value.code == "validation_error"
+            assert raised.value.details
