@@ -67,7 +67,8 @@ TEST("classify: each response class maps to the contract's retry rule") {
     CHECK(kiosk::classify(RequestKind::Poll, 200, "") == Outcome::Status);
     CHECK(kiosk::classify(RequestKind::Post, 400, "validation_error") == Outcome::Final);
     CHECK(kiosk::classify(RequestKind::Post, 422, "idempotency_mismatch") == Outcome::Final);
-    CHECK(kiosk::classify(RequestKind::Post, 403, "device_disabled") == Outcome::Final);
+    CHECK(kiosk::classify(RequestKind::Post, 403, "device_disabled") == Outcome::Disabled);
+    CHECK(kiosk::classify(RequestKind::Post, 403, "forbidden") == Outcome::Final);
     CHECK(kiosk::classify(RequestKind::Post, 401, "stale_timestamp") == Outcome::Resync);
     CHECK(kiosk::classify(RequestKind::Post, 401, "replayed_request") == Outcome::AuthRetry);
     CHECK(kiosk::classify(RequestKind::Post, 401, "invalid_signature") == Outcome::AuthRetry);

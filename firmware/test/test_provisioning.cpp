@@ -41,7 +41,8 @@ TEST("claim: refused or expired code, network error, bad body, power cut: nothin
         std::string error;
     };
     Case cases[] = {
-        {400, fakes::error_body("invalid_claim_code"), "invalid_claim_code"},
+        {401, fakes::error_body("invalid_claim_code"), "invalid_claim_code"},
+        {400, fakes::error_body("validation_error"), "validation_error"},
         {404, fakes::error_body("not_found"), "not_found"},
         {0, "", "network"},
         {201, "{\"device_id\":\"d\"}", "bad_response"},
@@ -123,7 +124,7 @@ TEST("console: provisioning end to end, then the kiosk takes coins with the new 
     kiosk::KioskApp app(rig.storage, transport, rig.clock, rig.rng, rig.display, rig.acceptor);
     app.begin();
     CHECK(app.config().wifi_ssid == "Shop Wifi" && app.config().price == 500);
-    CHECK_EQ(run(app, "claim K7P-29QX"), std::string("ok: registering once Wi-Fi and time are up"));
+    CHECK_EQ(run(app, "claim K7P 29QX"), std::string("ok: registering once Wi-Fi and time are up"));
     rig.clock.synced = false;
     app.service(rig.now_us());
     CHECK(!transport.registered);  // TLS and signing need the clock first

@@ -76,27 +76,66 @@ TEST("final failures clear the payment and show it: 400 validation_error, 422 id
     }
 }
 
-TEST("403 device_disabled: payment cleared, coins refused, accepted again once the probe passes") {
+TEST("403 device_disabled: payment kept, coins refused, asked again every 3 minutes, paid once re-enabled") {
     ScriptRig r;
     r.coin(5);
     r.http.push(403, fakes::error_body("device_disabled"));
     r.step();
-    CHECK(r.app->outbox().empty());
-    CHECK_EQ(r.display.failures.size(), size_t(1));
+    REQUIRE(r.committed().size() == 1);  // the coins are in the box: never dropped
+    CHECK(r.display.failures.empty());
+    CHECK_EQ(r.display.alerts.size(), size_t(1));
     CHECK(r.acceptor.inhibited);
     CHECK(r.app->inhibit_reasons_now() & kiosk::kInhibitDeviceDisabled);
-    // Probe every 30 s while disabled.
-    r.step(10000);
-    CHECK_EQ(r.requests(), size_t(2));
+    std::string body = r.last().body;
+    r.step(179000);
+    CHECK_EQ(r.requests(), size_t(2));  // quiet while disabled
     r.http.push(403, fakes::error_body("device_disabled"));
-    r.step(20000);
+    r.step(1000);
     CHECK_EQ(r.requests(), size_t(3));
-    CHECK_EQ(r.last().path, std::string(kiosk::kProbePath));
     CHECK(r.acceptor.inhibited);
-    r.http.push(404, fakes::error_body("not_found"));  // manager re-enabled it
-    r.step(30000);
+    CHECK_EQ(r.display.alerts.size(), size_t(1));  // alert once, not every retry
+    r.http.push(202, accepted());  // a manager re-enabled it
+    r.step(180000);
     CHECK_EQ(r.requests(), size_t(4));
+    CHECK_EQ(r.last().body, body);
     CHECK(!r.acceptor.inhibited);
+    CHECK(r.app->outbox().at(0).state == kiosk::PaymentState::Accepted);
+}
+
+TEST("403 device_disabled with an empty ring: the probe keeps coins refused until re-enabled") {
+    ScriptRig r;
+    r.coin(5);
+    r.http.push(202, accepted("CONFIRMED"));
+    r.step();
+    r.http.push(200, "{\"status\":\"CONFIRMED\",\"ticket\":{\"code\":\"V-001\",\"tracking_url\":\"https://h/t/x\"}}");
+    r.step();
+    REQUIRE(r.app->outbox().empty());
+    CHECK(!r.acceptor.inhibited);
+    // Disabled while idle: noticed by the next request only (coins meanwhile are
+    // queued and kept); here we make the ring's next request see it.
+    r.coin(5);
+    r.http.push(403, fakes::error_body("device_disabled"));
+    r.step();
+    CHECK(r.acceptor.inhibited);
+    r.http.push(403, fakes::error_body("device_disabled"));
+    r.step(180000);
+    CHECK(r.acceptor.inhibited);
+    r.http.push(202, accepted());
+    r.step(180000);
+    CHECK(!r.acceptor.inhibited);
+}
+
+TEST("503 with Retry-After: not retried earlier than asked") {
+    ScriptRig r;
+    r.coin(5);
+    r.http.push(503, fakes::error_body("service_unavailable"), 20);
+    r.step();
+    size_t n = r.requests();
+    r.step(19900);
+    CHECK_EQ(r.requests(), n);
+    r.http.push(202, accepted());
+    r.step(100);
+    CHECK_EQ(r.requests(), n + 1);
 }
 
 TEST("CONFIRMED and FAILED statuses clear the payment; PENDING keeps polling without flash writes") {

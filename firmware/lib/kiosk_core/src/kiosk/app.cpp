@@ -206,12 +206,15 @@ std::string KioskApp::console_command(const std::string& line, ConsoleAction& ac
         return "ok: ntp " + args[1];
     }
     if (cmd == "claim") {
-        if (args.size() != 2 || !valid_claim_code(args[1])) return "usage: claim <code>";
+        // "claim K7QM-2XWD-9HTP" or "claim K7QM 2XWD 9HTP" (the server ignores dashes and spaces).
+        std::string code;
+        for (size_t i = 1; i < args.size(); i++) code += (i > 1 ? "-" : "") + args[i];
+        if (!valid_claim_code(code)) return "usage: claim <code>";
         if (!outbox_.empty() || outbox_.credit() > 0) {
             return "error: payments or credit pending for the current identity; let them settle first";
         }
         if (!config_.network_configured()) return "error: set wifi, server and ca first";
-        pending_claim_ = args[1];
+        pending_claim_ = code;
         return "ok: registering once Wi-Fi and time are up";
     }
     if (cmd == "price") {

@@ -21,6 +21,7 @@ Outcome classify(RequestKind kind, int status, const std::string& error_code) {
         return Outcome::Status;  // probe: signature accepted, id unknown, as designed
     }
     if (status < 400) return Outcome::Retry;  // 1xx/3xx: a proxy in the way; keep the payment
+    if (status == 403 && error_code == "device_disabled") return Outcome::Disabled;
     return Outcome::Final;                    // 400 validation_error, 403, 409, 422 idempotency_mismatch, ...
 }
 
@@ -185,9 +186,19 @@ void PaymentSync::handle_payment(size_t index, RequestKind kind, const HttpRespo
             p.next_attempt_at = now;
             save(p);
             return;
+        case Outcome::Disabled:
+            // A manager disabled this kiosk. The coins are already in the box:
+            // keep the payment (it goes through if the kiosk is re-enabled),
+            // refuse new coins, and ask again every few minutes.
+            on_reachable();
+            if (!device_disabled_) display_.show_alert("device disabled by a manager: coins refused, payments kept");
+            device_disabled_ = true;
+            p.next_attempt_at = now + policy_.disabled_retry_ms;
+            link_retry_at_ = p.next_attempt_at;
+            save(p);
+            return;
         case Outcome::Final: {
             on_reachable();
-            if (code == "device_disabled") device_disabled_ = true;
             std::string reason = code.empty() ? "http " + std::to_string(response.status) : code;
             display_.show_failure(p.transaction_id, p.amount, p.currency, reason);
             if (!outbox_.remove(p.transaction_id)) {
@@ -234,7 +245,13 @@ void PaymentSync::handle_payment(size_t index, RequestKind kind, const HttpRespo
         }
         case Outcome::Retry: {
             if (p.failures < 0xFFFF) p.failures++;
-            p.next_attempt_at = now + backoff_delay(policy_.backoff, p.failures, rng_);
+            uint64_t delay = backoff_delay(policy_.backoff, p.failures, rng_);
+            if (response.retry_after_s > 0) {  // 503 + Retry-After: not earlier than asked
+                int64_t s = response.retry_after_s;
+                if (s > static_cast<int64_t>(policy_.retry_after_max_s)) s = policy_.retry_after_max_s;
+                if (static_cast<uint64_t>(s) * 1000 > delay) delay = static_cast<uint64_t>(s) * 1000;
+            }
+            p.next_attempt_at = now + delay;
             on_unreachable(now, p.next_attempt_at);
             save(p);
             return;
@@ -254,9 +271,13 @@ void PaymentSync::handle_probe(const HttpResponse& response, uint64_t now) {
             auth_alert_ = false;
             probe_auth_failures_ = 0;
             return;
+        case Outcome::Disabled:
+            on_reachable();
+            device_disabled_ = true;
+            probe_at_ = now + policy_.disabled_retry_ms;
+            return;
         case Outcome::Final:
             on_reachable();
-            if (code == "device_disabled") device_disabled_ = true;
             return;
         case Outcome::Resync:
         case Outcome::AuthRetry:

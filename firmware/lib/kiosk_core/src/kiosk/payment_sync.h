@@ -26,7 +26,8 @@ struct Credentials {
 enum class Outcome {
     Accepted,     // 200/202 to the POST: poll the status
     Status,       // 200 to the GET: read "status"
-    Final,        // refused for good (400, 403, 409, 422 idempotency_mismatch, other 4xx): clear + show
+    Final,        // refused for good (400, 409, 422 idempotency_mismatch, other 4xx): clear + show
+    Disabled,     // 403 device_disabled: keep the payment, refuse coins, retry every few minutes
     Resync,       // 401 stale_timestamp: NTP again, then retry
     AuthRetry,    // 401 invalid_signature / replayed_request / missing_signature: new nonce, bounded
     RateLimited,  // 429: wait Retry-After
@@ -50,6 +51,7 @@ struct SyncPolicy {
     uint32_t resync_retry_ms = 1000;  // retry after a stale_timestamp, once time is back
     uint32_t retry_after_max_s = 900; // clamp an absurd Retry-After
     uint32_t probe_ms = 30000;        // reachability probe while idle and inhibited
+    uint32_t disabled_retry_ms = 180000;  // while disabled: one request every 3 minutes
 };
 
 // The probe: a signed GET of a status that never exists. 404 proves the
