@@ -119,9 +119,11 @@ TEST("payment: committed to NVS before the first send, confirmed, ticket shown, 
         }
         checked = true;
     };
+    int commits = rig.storage.commits;
     rig.coin(5);  // 500
     rig.run_ms(5000);
     CHECK(checked);
+    CHECK_EQ(rig.storage.commits - commits, 4);  // credit, payment, accepted, cleared
     CHECK_EQ(rig.server.txs.size(), size_t(1));
     REQUIRE(rig.display.tickets.size() == 1);
     CHECK_EQ(rig.display.tickets[0].code, std::string("V-001"));
