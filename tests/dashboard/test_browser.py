@@ -218,7 +218,7 @@ def test_a_wrong_password_shows_one_message_and_sign_out_works(open_page, queues
     page.locator('input[name="password"]').fill(PASSWORD)
     page.locator('form[data-login-form] button[type="submit"]').click()
     page.wait_for_url(base + "/dashboard*")
-    page.locator(".dash-logout button").click()
+    page.locator(".dash-logout input[type=submit]").click()
     page.wait_for_url(base + "/login")
     page.goto(base + "/dashboard")
     assert page.url.startswith(base + "/login?next=")
@@ -271,7 +271,7 @@ def test_every_staff_page_shares_the_layout_without_console_errors(open_page, qu
     for path in ("/dashboard/displays", "/dashboard/counter", "/dashboard/theme", "/dashboard"):
         page.goto(base + path)
         expect(page.locator(f'.dash-nav a[href="{path}"]')).to_have_attribute("aria-current", "page")
-        expect(page.locator(".dash-logout button")).to_be_visible()
+        expect(page.locator(".dash-logout input[type=submit]")).to_be_visible()
     page.goto(base + "/dashboard/displays")
     page.screenshot(path=str(ARTIFACTS / "dashboard-displays.png"), full_page=True)
     page.goto(base + "/dashboard/export.csv?from=2026-03-05&to=2026-03-01")
