@@ -194,7 +194,7 @@ def measure(app, tokens: dict[str, str], path: str, key: str, calls: int, cold: 
     return samples
 
 
-def explain(app, est_id: str) -> str:
+def explain(app, owner, est_id: str) -> str:
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
@@ -215,7 +215,25 @@ def explain(app, est_id: str) -> str:
         compiled = statement.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
         rows = db.session.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {compiled}")).all()
         db.session.rollback()
-    return str(compiled) + "\n\n" + "\n".join(r[0] for r in rows)
+    with owner.connect() as conn:  # the same query with RLS bypassed (table owner), for the cost of the policy
+        bare = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, COSTS OFF) {compiled}".replace("%", "%%")).all()
+    return (str(compiled) + "\n\n" + "\n".join(r[0] for r in rows)
+            + "\n\nSame query without row-level security (table owner):\n" + "\n".join(r[0] for r in bare))
+
+
+def service_hit_ms(app, est_id: str, calls: int = 300) -> tuple[float, float]:
+    """p50/p95 of a cache hit through the service alone (no HTTP, no JWT): the cache's own cost."""
+    from kiosk.stats import services
+    from kiosk.tenancy import tenant_scope
+
+    samples = []
+    with app.app_context(), tenant_scope(est_id):
+        services.revenue_daily(date(YEAR, 1, 1), date(YEAR, 12, 31), as_json=True)
+        for _ in range(calls):
+            started = time.perf_counter()
+            services.revenue_daily(date(YEAR, 1, 1), date(YEAR, 12, 31), as_json=True)
+            samples.append((time.perf_counter() - started) * 1000)
+    return pct(samples, .5), pct(samples, .95)
 
 
 def main() -> None:
@@ -236,6 +254,7 @@ def main() -> None:
     database_url, drop_database = create_database()
     redis_url, release_redis = lease_redis()
     begun = time.perf_counter()
+    print(f"load average before: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs")
     try:
         app = create_app(make_config(database_url, redis_url, RATELIMIT_ENABLED=False))
         for handler in logging.getLogger().handlers:
@@ -254,8 +273,12 @@ def main() -> None:
             warm = measure(app, tokens, path, key, args.warm, cold=False)
             print(f"{label:<22} {pct(cold, .5):9.2f} {pct(cold, .95):9.2f} {pct(warm, .5):9.2f} "
                   f"{pct(warm, .95):9.2f} {pct(cold, .95) / pct(warm, .95):9.1f}x", flush=True)
+        hit50, hit95 = service_hit_ms(app, ids[0])
+        print(f"\ncache hit through the service alone (daily, 365 days; no HTTP/JWT): p50 {hit50:.2f} ms, "
+              f"p95 {hit95:.2f} ms")
+        print(f"load average during the run: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs")
         print("\nEXPLAIN of the cold daily query (365 days, one establishment, app role with RLS):\n")
-        print(explain(app, ids[1]))
+        print(explain(app, owner, ids[1]))
         owner.dispose()
         with app.app_context():
             from kiosk.extensions import db

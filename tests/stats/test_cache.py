@@ -4,11 +4,8 @@ from __future__ import annotations
 import uuid
 
 import redis as redis_lib
-import sqlalchemy as sa
 
-from kiosk.extensions import db, redis_client
-from kiosk.payments.models import Transaction
-from kiosk.queues import services as queue_services
+from kiosk.extensions import redis_client
 from kiosk.stats import services
 from kiosk.stats.cache import DEFAULT_TTL
 from kiosk.tenancy import tenant_scope
@@ -79,30 +76,26 @@ def test_a_ticket_change_invalidates_only_that_establishment(app, tenant_in, man
     assert _redis(redis_url).get(f"cache:gen:{b.id}") == generation_b
 
 
-def test_a_confirmed_payment_invalidates_and_shows_at_once(app, tenant_in, manager_api):
+def test_a_confirmed_payment_invalidates_and_shows_at_once(app, tenant_in, manager_api, device_client):
     t = tenant_in()
     api = manager_api(t)
-    today = "/stats/revenue/daily?from={0}&to={0}"
     with app.app_context(), tenant_scope(t.id):
         day = services.local_today().isoformat()
-    before = api.get(today.format(day)).get_json()
-    vip_before = api.get(f"/stats/vip/count?from={day}&to={day}").get_json()
-    assert before["total"] == 0 and vip_before["total"] == 0  # now cached
+    revenue, vip = f"/stats/revenue/daily?from={day}&to={day}", f"/stats/vip/count?from={day}&to={day}"
+    assert api.get(revenue).get_json()["total"] == 0 and api.get(vip).get_json()["total"] == 0  # now cached
 
-    # What payment processing does: PENDING -> VIP ticket + CONFIRMED in one commit.
-    with app.app_context(), tenant_scope(t.id):
-        transaction = Transaction(transaction_id=uuid.uuid4(), device_id=t.device_id, amount=500, currency="XOF",
-                                  status="PENDING", payload_hash="1" * 64)
-        db.session.add(transaction)
-        db.session.commit()
-        queue = queue_services.get_queue(t.queue_id)
-        db.session.execute(sa.update(Transaction).where(Transaction.transaction_id == transaction.transaction_id)
-                           .values(status="CONFIRMED"))
-        queue_services.issue_ticket(queue, "VIP", transaction_id=transaction.transaction_id)
-
-    after = api.get(today.format(day)).get_json()
+    # The real path: a signed kiosk payment, processed by the (eager) Celery task.
+    kiosk = device_client(t.device_id, t.device_secret)
+    paid = kiosk.post("/iot/payments", {"transaction_id": str(uuid.uuid4()), "amount": 500})
+    assert paid.status_code in (200, 202) and paid.get_json()["status"] == "CONFIRMED", paid.get_json()
+    after = api.get(revenue).get_json()
     assert after["total"] == 500 and after["days"][0]["transactions"] == 1
-    assert api.get(f"/stats/vip/count?from={day}&to={day}").get_json()["total"] == 1
+    assert api.get(vip).get_json()["total"] == 1
+
+    refused = kiosk.post("/iot/payments", {"transaction_id": str(uuid.uuid4()), "amount": 100})  # below price
+    assert refused.get_json()["status"] == "FAILED"
+    assert api.get(revenue).get_json()["total"] == 500
+    assert api.get(vip).get_json()["total"] == 1
 
 
 def test_invalidation_is_one_generation_bump(app, tenant_in, manager_api, redis_url):
