@@ -167,6 +167,30 @@ TEST("CONFIRMED and FAILED statuses clear the payment; PENDING keeps polling wit
     CHECK(r.display.tickets.empty());
 }
 
+TEST("a status poll that fails (5xx, timeout) backs off, then polling resumes; no re-POST") {
+    ScriptRig r;
+    r.coin(5);
+    r.http.push(202, accepted());
+    r.step();
+    std::string id = r.app->outbox().at(0).transaction_id;
+    r.http.push(502, "<html>bad gateway</html>");
+    r.step(700);
+    r.http.push_timeout();
+    r.step(2000);  // inside the first backoff ceiling
+    size_t n = r.requests();
+    CHECK_EQ(r.committed()[0].failures, uint16_t(2));
+    CHECK(r.committed()[0].state == kiosk::PaymentState::Accepted);
+    r.http.push(200, "{\"status\":\"CONFIRMED\",\"ticket\":{\"code\":\"V-003\",\"tracking_url\":\"https://h/t/y\"}}");
+    r.step(4000);
+    CHECK_EQ(r.requests(), n + 1);
+    for (size_t i = 1; i < r.http.requests.size(); i++) {
+        if (i > 1) CHECK_EQ(r.http.requests[i].method, std::string("GET"));
+    }
+    REQUIRE(r.display.tickets.size() == 1);
+    CHECK_EQ(r.display.tickets[0].transaction_id, id);
+    CHECK(r.committed().empty());
+}
+
 TEST("POST answered with a final status still fetches the ticket at once") {
     ScriptRig r;
     r.coin(5);
