@@ -24,14 +24,29 @@ if [ -z "$vectors" ] || [ ! -f "$vectors" ]; then
   exit 1
 fi
 
-build="$(mktemp -d "${TMPDIR:-/tmp}/kiosk-fw-test.XXXXXX")"
-trap 'rm -rf "$build"' EXIT
-
 flags=(-std=c++17 -O0 -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion)
 # Sanitizers catch memory and UB bugs the chip would hide; use them when the toolchain has them.
-if echo 'int main(){}' | g++ -x c++ -fsanitize=address,undefined -o "$build/probe" - 2>/dev/null; then
+probe="$(mktemp "${TMPDIR:-/tmp}/kiosk-fw-probe.XXXXXX")"
+if echo 'int main(){}' | g++ -x c++ -fsanitize=address,undefined -o "$probe" - 2>/dev/null; then
   flags+=(-fsanitize=address,undefined -fno-sanitize-recover=all)
 fi
+rm -f "$probe"
+
+# The binary is cached under a hash of every input (sources, this script,
+# compiler version, flags): an unchanged tree re-runs the tests without
+# rebuilding. KIOSK_FW_NO_CACHE=1 forces a build.
+key="$( (cat "$0"; g++ --version; echo "${flags[*]}";
+         find "$fw/lib" "$fw/src" "$here" -type f \( -name '*.cpp' -o -name '*.h' \) -print0 | sort -z | xargs -0 cat) \
+       | sha256sum | cut -c1-32)"
+cache="${TMPDIR:-/tmp}/kiosk-fw-test-cache"
+cached="$cache/$key/kiosk_host_tests"
+if [ -z "${KIOSK_FW_NO_CACHE:-}" ] && [ -x "$cached" ]; then
+  echo "firmware host test: sources unchanged, cached build $key; vectors: $vectors"
+  exec "$cached" "$vectors"
+fi
+
+build="$(mktemp -d "${TMPDIR:-/tmp}/kiosk-fw-test.XXXXXX")"
+trap 'rm -rf "$build"' EXIT
 
 start=$(date +%s)
 inc=(-I"$fw/lib/kiosk_core/src" -I"$here")
@@ -59,3 +74,5 @@ if [ "$status" -ne 0 ]; then echo "firmware host test: FAIL: build" >&2; exit 1;
 g++ "${flags[@]}" "$build"/core_*.o "$build/all_tests.o" -lmbedcrypto -o "$build/kiosk_host_tests"
 echo "firmware host test: built in $(( $(date +%s) - start )) s; vectors: $vectors"
 "$build/kiosk_host_tests" "$vectors"
+# Cache only a binary whose tests passed (set -e stops before this otherwise).
+mkdir -p "$cache/$key" && cp "$build/kiosk_host_tests" "$cache/$key/.tmp.$$" && mv "$cache/$key/.tmp.$$" "$cached" || true
