@@ -32,21 +32,30 @@ if echo 'int main(){}' | g++ -x c++ -fsanitize=address,undefined -o "$probe" - 2
 fi
 rm -f "$probe"
 
+build="$(mktemp -d "${TMPDIR:-/tmp}/kiosk-fw-test.XXXXXX")"
+trap 'rm -rf "$build"' EXIT
+
+# Cross-check: random cases signed by the server's own signer (kiosk/devices/signing.py).
+signer="$repo/kiosk/devices/signing.py"
+if [ ! -f "$signer" ]; then
+  echo "firmware host test: FAIL: reference signer $signer not found" >&2
+  exit 1
+fi
+python3 "$here/cross_vectors.py" "$signer" 300 >"$build/cross_vectors.json"
+
 # The binary is cached under a hash of every input (sources, this script,
 # compiler version, flags): an unchanged tree re-runs the tests without
 # rebuilding. KIOSK_FW_NO_CACHE=1 forces a build.
 key="$( (cat "$0"; g++ --version; echo "${flags[*]}";
-         find "$fw/lib" "$fw/src" "$here" -type f \( -name '*.cpp' -o -name '*.h' \) -print0 | sort -z | xargs -0 cat) \
+         find "$fw/lib" "$fw/src" "$here" -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' \) -print0 | sort -z | xargs -0 cat) \
        | sha256sum | cut -c1-32)"
 cache="${TMPDIR:-/tmp}/kiosk-fw-test-cache"
 cached="$cache/$key/kiosk_host_tests"
 if [ -z "${KIOSK_FW_NO_CACHE:-}" ] && [ -x "$cached" ]; then
   echo "firmware host test: sources unchanged, cached build $key; vectors: $vectors"
-  exec "$cached" "$vectors"
+  "$cached" "$vectors" "$build/cross_vectors.json"
+  exit 0
 fi
-
-build="$(mktemp -d "${TMPDIR:-/tmp}/kiosk-fw-test.XXXXXX")"
-trap 'rm -rf "$build"' EXIT
 
 start=$(date +%s)
 inc=(-I"$fw/lib/kiosk_core/src" -I"$here")
@@ -73,6 +82,6 @@ wait "$tests_job" || status=1
 if [ "$status" -ne 0 ]; then echo "firmware host test: FAIL: build" >&2; exit 1; fi
 g++ "${flags[@]}" "$build"/core_*.o "$build/all_tests.o" -lmbedcrypto -o "$build/kiosk_host_tests"
 echo "firmware host test: built in $(( $(date +%s) - start )) s; vectors: $vectors"
-"$build/kiosk_host_tests" "$vectors"
+"$build/kiosk_host_tests" "$vectors" "$build/cross_vectors.json"
 # Cache only a binary whose tests passed (set -e stops before this otherwise).
 mkdir -p "$cache/$key" && cp "$build/kiosk_host_tests" "$cache/$key/.tmp.$$" && mv "$cache/$key/.tmp.$$" "$cached" || true

@@ -1,5 +1,5 @@
 // Host test runner: firmware/test/run.sh builds and runs this.
-//   kiosk_host_tests <path to shared/test-vectors/device-signing.json>
+//   kiosk_host_tests <shared/test-vectors/device-signing.json> <cross-check vectors from cross_vectors.py>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -7,13 +7,15 @@
 #include "testing.h"
 
 std::string g_vectors_path;
+std::string g_cross_path;
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: %s <device-signing.json>\n", argv[0]);
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: %s <device-signing.json> <cross-vectors.json>\n", argv[0]);
         return 2;
     }
     g_vectors_path = argv[1];
+    g_cross_path = argv[2];
     auto start = std::chrono::steady_clock::now();
     int failed_cases = 0;
     for (const auto& c : testing::registry()) {
