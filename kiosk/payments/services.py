@@ -41,6 +41,7 @@ from kiosk.devices.models import Device
 from kiosk.errors import ApiError, NotFound
 from kiosk.events import after_commit, publish, ticket_changed
 from kiosk.extensions import db, redis_client
+from kiosk.observability.metrics import record_payment
 from kiosk.payments.models import Transaction
 from kiosk.queues.models import Queue, Ticket
 from kiosk.queues.services import describe_ticket, issue_ticket
@@ -139,6 +140,7 @@ def ingest_payment(device: Device, transaction_id: uuid.UUID, amount: int, curre
         "payload_hash": digest, "attempts": 0, "request_id": request_id, "created_at": now, "updated_at": now,
     })
     if created:
+        record_payment("PENDING")
         enqueue_processing(transaction_id)
         if not current_app.extensions["celery"].conf.task_always_eager:
             # The hot path: nothing else can have touched the row yet.
@@ -373,6 +375,7 @@ def _settle(ident: uuid.UUID, claimed) -> str:
         after_commit(lambda: publish(establishment_id, event))
     _test_delay(ident)
     db.session.commit()
+    record_payment(status)
     log.info("payment settled", extra={"transaction_id": str(ident), "status": status, "failure_reason": reason,
                                        "device_id": claimed.device_id})
     return status

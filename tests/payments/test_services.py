@@ -265,3 +265,15 @@ def test_sweeper_reports_payments_stuck_over_15_minutes_once(app, world, monkeyp
     assert len(reported) == 1 and reported[0][1]["level"] == "error"
     records = [r for r in caplog.records if "stuck" in r.getMessage()]
     assert len(records) == 1 and tid in records[0].transaction_ids
+
+
+def test_settled_payments_are_counted_in_the_metrics(app, world):
+    from kiosk.observability.metrics import PAYMENTS
+
+    def count(status: str) -> float:
+        return PAYMENTS.labels(status)._value.get()
+
+    before = {s: count(s) for s in ("CONFIRMED", "FAILED")}
+    process(app, make_pending(app, world.a))
+    process(app, make_pending(app, world.a, amount=1))
+    assert count("CONFIRMED") == before["CONFIRMED"] + 1 and count("FAILED") == before["FAILED"] + 1
