@@ -349,6 +349,37 @@ TEST("flash write failure: storage fault refuses coins") {
     CHECK(!rig.display.alerts.empty());
 }
 
+TEST("flash failing while the server answers: no request storm, coins refused") {
+    Rig rig;
+    rig.run_ms(100);
+    rig.server.mode = fakes::FakeServer::Mode::Down5xx;
+    rig.coin(5);  // committed fine
+    REQUIRE(rig.committed_outbox().size() == 1);
+    rig.storage.fail_writes = 1000000;  // flash now refuses every write
+    size_t before = rig.server.requests.size();
+    rig.run_ms(10000);
+    size_t sent = rig.server.requests.size() - before;
+    CHECK(sent >= 1 && sent <= 6);  // backoff still applies (0.5-2 s, 0.5-4 s, ...)
+    CHECK(rig.app->storage_fault());
+    CHECK(rig.acceptor.inhibited);
+    // The server confirms; clearing fails in flash, but RAM moves on: no polling loop.
+    rig.server.mode = fakes::FakeServer::Mode::Up;
+    rig.run_ms(120000, 250);
+    CHECK_EQ(rig.display.tickets.size(), size_t(1));
+    CHECK(rig.app->outbox().empty());
+    size_t settled = rig.server.requests.size();
+    rig.run_ms(60000, 250);
+    CHECK(rig.server.requests.size() - settled <= 2);  // at most a probe or two, no storm
+    // After a reboot with working flash, the payment flash still lists is polled
+    // again and the server gives the same ticket: no second ticket is made.
+    rig.storage.fail_writes = 0;
+    rig.power_cycle();
+    rig.run_ms(10000);
+    CHECK_EQ(rig.server.txs.size(), size_t(1));
+    CHECK_EQ(rig.server.tickets_issued, 1);
+    CHECK(rig.committed_outbox().empty());
+}
+
 TEST("server unreachable at boot: probes back off with jitter, coins refused until a probe passes") {
     Rig rig;
     rig.server.mode = fakes::FakeServer::Mode::Unreachable;

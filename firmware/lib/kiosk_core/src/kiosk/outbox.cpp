@@ -206,6 +206,16 @@ bool Outbox::update(const PendingPayment& payment) {
     return true;
 }
 
+void Outbox::replace_unpersisted(const PendingPayment& payment) {
+    int index = find(payment.transaction_id);
+    if (index >= 0) items_[static_cast<size_t>(index)] = payment;
+}
+
+void Outbox::drop_unpersisted(const std::string& transaction_id) {
+    int index = find(transaction_id);
+    if (index >= 0) items_.erase(items_.begin() + index);
+}
+
 bool Outbox::remove(const std::string& transaction_id) {
     int index = find(transaction_id);
     if (index < 0) return false;

@@ -75,6 +75,11 @@ public:
 
     // Updates in memory only (scheduling after a reboot, poll timing).
     void set_next_attempt(size_t index, uint64_t at_ms) { items_[index].next_attempt_at = at_ms; }
+    // After a failed flash write: keep RAM consistent with what was decided so
+    // the engine does not loop on a stale entry (flash still holds the old
+    // state; the storage fault already refuses coins).
+    void replace_unpersisted(const PendingPayment& payment);
+    void drop_unpersisted(const std::string& transaction_id);
 
     // Serialisation, public for tests.
     static std::string encode(const std::vector<PendingPayment>& items, uint32_t credit);

@@ -96,6 +96,7 @@ void PaymentSync::on_unreachable(uint64_t now, uint64_t retry_at) {
 
 bool PaymentSync::save(const PendingPayment& payment) {
     if (outbox_.update(payment)) return true;
+    outbox_.replace_unpersisted(payment);  // keep the schedule: no tight retry loop
     storage_fault_ = true;
     display_.show_alert("storage fault: could not save payment " + payment.transaction_id);
     return false;
@@ -127,6 +128,9 @@ bool PaymentSync::settle(const PendingPayment& payment, const std::string& statu
                               reason.empty() ? std::string("failed") : reason);
     }
     if (!outbox_.remove(payment.transaction_id)) {
+        // Settled on the server; flash still lists it, so after a reboot it is
+        // polled (or posted) again and the server answers with the same result.
+        outbox_.drop_unpersisted(payment.transaction_id);
         storage_fault_ = true;
         display_.show_alert("storage fault: could not clear payment " + payment.transaction_id);
         return false;
@@ -202,6 +206,7 @@ void PaymentSync::handle_payment(size_t index, RequestKind kind, const HttpRespo
             std::string reason = code.empty() ? "http " + std::to_string(response.status) : code;
             display_.show_failure(p.transaction_id, p.amount, p.currency, reason);
             if (!outbox_.remove(p.transaction_id)) {
+                outbox_.drop_unpersisted(p.transaction_id);
                 storage_fault_ = true;
                 display_.show_alert("storage fault: could not clear payment " + p.transaction_id);
             }
@@ -221,6 +226,7 @@ void PaymentSync::handle_payment(size_t index, RequestKind kind, const HttpRespo
                 }
                 auth_alert_ = true;
                 p.next_attempt_at = now + policy_.backoff.cap_ms;
+                link_retry_at_ = p.next_attempt_at;  // same credentials for every payment: all wait
             } else {
                 p.next_attempt_at = now + (stale ? policy_.resync_retry_ms : policy_.backoff.floor_ms);
             }
@@ -287,6 +293,7 @@ void PaymentSync::handle_probe(const HttpResponse& response, uint64_t now) {
             if (probe_auth_failures_ > policy_.max_auth_retries) {
                 if (!auth_alert_) display_.show_alert("server refuses this device's requests (" + code + ")");
                 auth_alert_ = true;
+                probe_at_ = now + policy_.backoff.cap_ms;  // failed auths count against the server's per-IP limit
             } else {
                 probe_at_ = now + policy_.resync_retry_ms;
             }
