@@ -74,6 +74,8 @@ class HttpTransport:
     """Real HTTP with the standard library (no extra dependency on a kiosk-like client)."""
 
     def __init__(self, base_url: str, timeout: float = 10.0):
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must be an http:// or https:// URL")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
@@ -238,7 +240,10 @@ class DeviceSession:
 def _session(ctx: click.Context) -> DeviceSession:
     options = ctx.meta["kiosk.simulator"]
     if options["base_url"]:
-        transport: Transport = HttpTransport(options["base_url"], timeout=options["http_timeout"])
+        try:
+            transport: Transport = HttpTransport(options["base_url"], timeout=options["http_timeout"])
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--base-url") from None
     else:
         from flask import current_app
 

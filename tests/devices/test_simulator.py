@@ -228,3 +228,9 @@ def test_a_requests_like_client_runs_the_same_session_over_http(world, live_serv
     dead = ClientTransport(requests.Session(), "http://127.0.0.1:9", extra=lambda m, p: {"timeout": 2})
     with pytest.raises(TransportError):
         dead("GET", "/health", b"", {})
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.test", "127.0.0.1:5000"])
+def test_the_http_transport_only_speaks_http(url):
+    with pytest.raises(ValueError):
+        HttpTransport(url)
