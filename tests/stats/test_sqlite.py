@@ -102,3 +102,33 @@ def test_sqlite_app_gives_the_same_local_calendar_answers(tmp_path):
     for zone in ("Pacific/Honolulu", "Pacific/Kiritimati"):
         status, body = out[zone]
         assert [(m["month"], m["revenue"]) for m in body["months"]] == [("2026-01", 1000), ("2026-02", 30)], zone
+
+
+def test_offset_periods_match_zoneinfo_for_every_instant():
+    """The SQLite bucketing relies on these periods: check them against zoneinfo, DST oddities included."""
+    import bisect
+    import random
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from kiosk.stats.services import _offset_periods, _utc_midnight
+
+    rng = random.Random(8)
+    zones = ["Europe/Paris", "America/New_York", "Australia/Sydney", "America/Santiago", "Australia/Lord_Howe",
+             "Asia/Kathmandu", "Pacific/Honolulu", "Pacific/Kiritimati", "Africa/Casablanca", "UTC"]
+    for name in zones:
+        zone = ZoneInfo(name)
+        start, end = _utc_midnight(date(2026, 1, 1), zone), _utc_midnight(date(2027, 1, 1), zone)
+        periods = _offset_periods(zone, start, end)
+        starts = [p[0] for p in periods]
+        assert starts == sorted(starts) and starts[0] == start
+        span = (end - start).total_seconds()
+        instants = [start + timedelta(seconds=rng.uniform(0, span)) for _ in range(3000)]
+        for first, _ in periods[1:]:  # and both sides of every change
+            instants += [first - timedelta(seconds=1), first, first + timedelta(seconds=1)]
+        for moment in instants:
+            offset = periods[bisect.bisect_right(starts, moment) - 1][1]
+            expected = moment.astimezone(zone).utcoffset().total_seconds()
+            assert offset == expected, (name, moment, offset, expected)
+            local = (moment.replace(tzinfo=None) + timedelta(seconds=offset)).date()
+            assert local == moment.astimezone(zone).date()
