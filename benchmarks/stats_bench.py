@@ -129,6 +129,14 @@ def seed(app, owner, establishments: int, transactions: int, standard: bool) -> 
             ids.append(str(est.id))
     started = time.perf_counter()
     with owner.begin() as conn:
+        # Secondary indexes are dropped for the load and rebuilt after (a sorted build is much
+        # faster than a million inserts); the schema measured is exactly the migrated one.
+        indexes = conn.exec_driver_sql(
+            "SELECT indexname, indexdef FROM pg_indexes i WHERE tablename IN ('transactions', 'tickets') "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)").all()
+        for name, _ in indexes:
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    with owner.begin() as conn:
         # Seeding only: skip FK triggers (the rows reference what was just created).
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         conn.execute(sa.text(SEED_TRANSACTIONS.format(year=YEAR)), {"n": transactions, "e": establishments})
@@ -136,6 +144,9 @@ def seed(app, owner, establishments: int, transactions: int, standard: bool) -> 
     with owner.begin() as conn:
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         conn.execute(sa.text(SEED_TICKETS), {"standard": standard})
+    with owner.begin() as conn:
+        for _, definition in indexes:
+            conn.exec_driver_sql(definition)
     seeded_all = time.perf_counter() - started
     with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE transactions")
@@ -144,7 +155,8 @@ def seed(app, owner, establishments: int, transactions: int, standard: bool) -> 
             "SELECT (SELECT count(*) FROM transactions), (SELECT count(*) FROM transactions "
             "WHERE status = 'CONFIRMED'), (SELECT count(*) FROM tickets)").one()
     print(f"seeded {counts[0]:,} transactions ({counts[1]:,} CONFIRMED), {counts[2]:,} tickets, "
-          f"{establishments} establishments: {seeded_tx:.1f} s + tickets {seeded_all - seeded_tx:.1f} s "
+          f"{establishments} establishments: {seeded_tx:.1f} s + tickets and {len(indexes)} indexes "
+          f"{seeded_all - seeded_tx:.1f} s "
           f"+ vacuum {time.perf_counter() - started - seeded_all:.1f} s")
     return ids
 
