@@ -318,3 +318,33 @@ def test_chart_js_is_vendored_with_its_licence():
 def test_chart_js_is_served_from_the_app(client):
     response = client.get("/static/vendor/chartjs/chart.umd.min.js")
     assert response.status_code == 200 and b"Chart.js v4.6.1" in response.get_data()[:200]
+
+
+def test_an_expired_or_forged_cookie_sends_the_user_back_to_the_login_form(app, world, manager):
+    from datetime import timedelta
+
+    from flask_jwt_extended import create_access_token
+
+    with app.app_context():
+        expired = create_access_token(identity="x", expires_delta=timedelta(seconds=-60),
+                                      additional_claims={"establishment_id": world.a.id, "role": "manager"})
+    manager.set_cookie("access_token_cookie", expired)
+    response = manager.get("/dashboard?preset=7d")
+    assert response.status_code == 302 and response.headers["Location"] == "/login?next=/dashboard%3Fpreset%3D7d"
+    manager.set_cookie("access_token_cookie", expired[:-4] + "AAAA")
+    assert manager.get("/dashboard/devices").headers["Location"] == "/login?next=/dashboard/devices"
+
+
+def test_the_login_form_token_lives_in_an_httponly_lax_session_cookie(app):
+    # Secure in production (SESSION_COOKIE_SECURE), like every cookie there.
+    response = app.test_client().get("/login")
+    [session_cookie] = _set_cookie_headers(response, "session")
+    assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_refused_page_is_an_html_page_with_the_navigation(agent):
+    response = agent.get("/dashboard/devices")
+    assert response.status_code == 403 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "data-error-message" in html and 'href="/dashboard/counter"' in html
