@@ -97,20 +97,42 @@ BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 MAX_JSON_DEPTH = 32
 
 
-def json_depth(value) -> int:
-    """Nesting depth of parsed JSON, without recursion."""
-    deepest, stack = 0, [(value, 1)]
+def json_shape(value) -> tuple[int, bool]:
+    """Nesting depth of parsed JSON, and whether any key or string holds a NUL, without recursion."""
+    deepest, has_nul, stack = 0, False, [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
+        if isinstance(item, dict):
             deepest = max(deepest, depth)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
+            has_nul = has_nul or any("\x00" in key for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str) and "\x00" in item:
+            has_nul = True
+    return deepest, has_nul
+
+
+def json_depth(value) -> int:
+    return json_shape(value)[0]
+
+
+def _refuse_nul_bytes() -> None:
+    """A NUL byte can never be valid here, and Postgres refuses it in text (a 500 otherwise).
+
+    :raise ApiError 404: in the path (no such resource).
+    :raise ApiError 400 validation_error: in the query string.
+    """
+    if "\x00" in request.path:
+        raise ApiError(404, "not_found", _l("Not found."))
+    if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+        raise ApiError(400, "validation_error", _l("Some fields are invalid."),
+                       {"_query": ["NUL characters are not allowed."]})
 
 
 def guard_request_body() -> None:
-    """Every JSON route: a body must be declared JSON, and be shallow.
+    """Every JSON route: a body must be declared JSON, be shallow and hold no NUL.
 
     Runs before any view (so before the routes other packages add) and keeps
     the contract's error shape. The size cap is MAX_CONTENT_LENGTH (413).
@@ -118,6 +140,7 @@ def guard_request_body() -> None:
     :raise ApiError 415: a body that is not declared as JSON.
     :raise ApiError 400 invalid_json: JSON nested deeper than MAX_JSON_DEPTH.
     """
+    _refuse_nul_bytes()
     if request.method not in BODY_METHODS or not request.path.startswith(JSON_PREFIXES):
         return
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
@@ -127,12 +150,15 @@ def guard_request_body() -> None:
     try:
         data = request.get_json(silent=True)
     except RecursionError:
-        data, too_deep = None, True
+        data, (depth, has_nul) = None, (MAX_JSON_DEPTH + 1, False)
     else:
-        too_deep = data is not None and json_depth(data) > MAX_JSON_DEPTH
-    if too_deep:
+        depth, has_nul = json_shape(data) if data is not None else (0, False)
+    if depth > MAX_JSON_DEPTH:
         raise ApiError(400, "invalid_json", _l("The request body is nested too deeply."),
                        {"max_depth": MAX_JSON_DEPTH})
+    if has_nul:
+        raise ApiError(400, "validation_error", _l("Some fields are invalid."),
+                       {"_schema": ["NUL characters are not allowed."]})
 
 
 log = logging.getLogger(__name__)
