@@ -54,6 +54,7 @@ cached="$cache/$key/kiosk_host_tests"
 if [ -z "${KIOSK_FW_NO_CACHE:-}" ] && [ -x "$cached" ]; then
   echo "firmware host test: sources unchanged, cached build $key; vectors: $vectors"
   "$cached" "$vectors" "$build/cross_vectors.json"
+  if [ -n "${KIOSK_FW_E2E:-}" ]; then bash "$here/e2e.sh"; fi
   exit 0
 fi
 
@@ -85,3 +86,5 @@ echo "firmware host test: built in $(( $(date +%s) - start )) s; vectors: $vecto
 "$build/kiosk_host_tests" "$vectors" "$build/cross_vectors.json"
 # Cache only a binary whose tests passed (set -e stops before this otherwise).
 mkdir -p "$cache/$key" && cp "$build/kiosk_host_tests" "$cache/$key/.tmp.$$" && mv "$cache/$key/.tmp.$$" "$cached" || true
+# Opt-in: the same core against the real server (starts a local Flask app).
+if [ -n "${KIOSK_FW_E2E:-}" ]; then bash "$here/e2e.sh"; fi
