@@ -5,6 +5,7 @@ import json
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from kiosk.auth import services as auth_services
 from kiosk.tenancy import tenant_scope
@@ -76,8 +77,36 @@ def seed_demo(base_url: str) -> dict:
         }
 
 
+@click.command("rotate-device-keys")
+@with_appcontext
+def rotate_device_keys_command():
+    """Re-encrypt every device secret with the newest DEVICE_SECRET_KEYS key.
+
+    Run after putting a new key first in DEVICE_SECRET_KEYS (old keys kept);
+    once it reports done, the old keys can be removed. Idempotent.
+    """
+    import sqlalchemy as sa
+    from cryptography.fernet import Fernet, MultiFernet
+
+    from kiosk.devices.models import Device
+    from kiosk.extensions import db
+    from kiosk.tenancy import system_scope
+
+    fernet = MultiFernet([Fernet(k) for k in current_app.config["DEVICE_SECRET_KEYS"]])
+    rotated = 0
+    with system_scope():
+        for device in db.session.execute(sa.select(Device)).scalars():
+            device.secret_encrypted = fernet.rotate(device.secret_encrypted.encode()).decode()
+            if device.previous_secret_encrypted:
+                device.previous_secret_encrypted = fernet.rotate(device.previous_secret_encrypted.encode()).decode()
+            rotated += 1
+        db.session.commit()
+    _echo({"rotated": rotated, "keys": len(current_app.config["DEVICE_SECRET_KEYS"])})
+
+
 def register_commands(app: Flask) -> None:
-    for command in (create_establishment_command, create_user_command, seed_demo_command):
+    for command in (create_establishment_command, create_user_command, seed_demo_command,
+                    rotate_device_keys_command):
         app.cli.add_command(command)
     try:
         from kiosk.devices.simulator import simulate_device_command

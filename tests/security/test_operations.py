@@ -69,3 +69,32 @@ def test_flower_answers_only_with_its_basic_auth(database_url, redis_url):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(20)
+
+
+def test_rotate_device_keys_reencrypts_every_secret_with_the_newest_key(app, runner, world, device_client,
+                                                                          owner_engine):
+    import json
+    import uuid
+
+    import sqlalchemy as sa
+    from cryptography.fernet import Fernet, InvalidToken
+
+    new_key = Fernet.generate_key().decode()
+    old_keys = app.config["DEVICE_SECRET_KEYS"]
+    try:
+        app.config["DEVICE_SECRET_KEYS"] = [new_key, *old_keys]
+        result = runner.invoke(args=["rotate-device-keys"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["rotated"] >= 2
+        with owner_engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT secret_encrypted FROM devices")).scalars().all()
+        for token in stored:
+            Fernet(new_key).decrypt(token.encode())  # the new key alone opens every secret
+            with pytest.raises(InvalidToken):
+                Fernet(old_keys[0]).decrypt(token.encode())
+        # Old keys removed: devices still sign in with the secrets they hold.
+        app.config["DEVICE_SECRET_KEYS"] = [new_key]
+        device = device_client(world.a.device_id, world.a.device_secret)
+        assert device.get(f"/iot/payments/{uuid.uuid4()}").status_code == 404
+    finally:
+        app.config["DEVICE_SECRET_KEYS"] = old_keys
