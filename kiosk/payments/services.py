@@ -382,29 +382,30 @@ def _settle(ident: uuid.UUID, claimed) -> str:
 
 
 def _validate(claimed) -> tuple[str | None, Queue | None]:
-    """The first rule the payment breaks (a FAILED reason), or (None, its queue)."""
-    device = db.session.execute(
-        sa.select(Device).where(Device.device_id == claimed.device_id)
-    ).scalar_one_or_none()
-    if device is None:
+    """The first rule the payment breaks (a FAILED reason), or (None, its queue).
+
+    One query: the device, its establishment's price and currency, its queue.
+    """
+    row = db.session.execute(
+        sa.select(Device.status, Establishment.currency, Establishment.vip_price, Queue)
+        .select_from(Device)
+        .join(Establishment, Establishment.id == Device.establishment_id)
+        .outerjoin(Queue, Queue.id == Device.queue_id)
+        .where(Device.device_id == claimed.device_id)
+    ).one_or_none()
+    if row is None:
         return DEVICE_NOT_FOUND, None
-    if device.status != "ACTIVE":
+    if row.status != "ACTIVE":
         return DEVICE_DISABLED, None
-    establishment = db.session.execute(
-        sa.select(Establishment).where(Establishment.id == claimed.establishment_id)
-    ).scalar_one()
-    if claimed.currency != establishment.currency:
+    if claimed.currency != row.currency:
         return CURRENCY_MISMATCH, None
-    if claimed.amount < establishment.vip_price:
+    if claimed.amount < row.vip_price:
         return AMOUNT_BELOW_VIP_PRICE, None
-    queue = None
-    if device.queue_id is not None:
-        queue = db.session.execute(sa.select(Queue).where(Queue.id == device.queue_id)).scalar_one_or_none()
-    if queue is None:
+    if row.Queue is None:
         return QUEUE_NOT_FOUND, None
-    if not queue.active:
+    if not row.Queue.active:
         return QUEUE_CLOSED, None
-    return None, queue
+    return None, row.Queue
 
 
 def _current_status(ident: uuid.UUID) -> str:
