@@ -179,7 +179,11 @@ def _offset_periods(zone: ZoneInfo, start: datetime, end: datetime) -> list[tupl
 
 
 def _local_bucket(column, tz_name: str, start: datetime, end: datetime, unit: str):
-    """SQL expression: the local day (``YYYY-MM-DD``) or month (``YYYY-MM``) of a UTC timestamp."""
+    """SQL expression: the local day or month of a UTC timestamp.
+
+    Postgres gives a date (a timestamp for months), SQLite the text
+    ``YYYY-MM-DD`` (``YYYY-MM``); ``_bucket_key`` makes both text.
+    """
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         # Group on a date/timestamp (cheaper per row than to_char); keys are formatted after.
