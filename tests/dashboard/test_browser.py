@@ -193,6 +193,11 @@ def test_the_overview_in_english_formats_money_like_babel(open_page, queues_live
     _wait_loaded(page, today.replace(day=1), today)
     expected = format_money(total(today.replace(day=1), today), "XOF", "en")
     assert page.locator("[data-total]").inner_text() == expected
+    # On a phone: nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(100)  # one layout pass for the charts' resize observer
+    page.screenshot(path=str(ARTIFACTS / "dashboard-overview-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
 def test_an_agent_signing_in_lands_on_the_counter_screen(open_page, queues_live_server, world):
