@@ -219,6 +219,9 @@ def run() -> str:
                    json_body={"name": "Consultations", "prefix": "C"})
     queue_id = queue.get_json()["id"] if queue is not None and queue.status_code == 201 else None
     r.call("List the queues.", "GET", "/api/queues", bearer=token)
+    if queue_id:
+        r.call("Rename a queue, or close it with `active: false` (manager).", "PATCH", f"/api/queues/{queue_id}",
+               bearer=token, json_body={"name": "Consultations générales"})
 
     r.section("Devices and displays")
     claim = r.call("A one-use claim code for a kiosk being installed (15 min).", "POST", "/api/devices/claims",
@@ -244,6 +247,11 @@ def run() -> str:
     display = r.call("Add a TV display; `url` is the page to open on the TV.", "POST", "/api/displays",
                      bearer=token, json_body={"label": "Waiting room TV"})
     r.call("List displays with their last heartbeat.", "GET", "/api/displays", bearer=token)
+    display_id = display.get_json()["id"] if display is not None and display.status_code == 201 else None
+    if display_id:
+        r.call("One display.", "GET", f"/api/displays/{display_id}", bearer=token)
+        r.call("Rename it.", "PATCH", f"/api/displays/{display_id}", bearer=token,
+               json_body={"label": "TV, waiting room 1"})
 
     r.section("Payments (signed, from the kiosk)")
     vip_ticket_token = None
@@ -305,7 +313,12 @@ def run() -> str:
     r.call("Calling settings.", "GET", "/api/settings/calling", bearer=token)
     r.call("Change them (manager).", "PATCH", "/api/settings/calling", bearer=token,
            json_body={"vip_streak_max": 2, "max_standard_wait_min": 40})
-    r.call("The establishment's theme.", "GET", "/api/theme", bearer=token)
+    theme = r.call("The establishment's theme.", "GET", "/api/theme", bearer=token)
+    if theme is not None and theme.status_code == 200:
+        current = theme.get_json()
+        r.call("Change it (manager; colours are checked for contrast).", "PUT", "/api/theme", bearer=token,
+               json_body={"primary": "#004d40", "accent": current["accent"], "vip": current["vip"],
+                          "logo_url": current.get("logo_url"), "sound": current.get("sound", "chime")})
 
     r.section("Public pages (the token is the secret)")
     for label, token_value in (("VIP", vip_ticket_token), ("STANDARD", tracking)):
@@ -315,6 +328,8 @@ def run() -> str:
     if display is not None and display.status_code == 201:
         r.call("The TV's state (poll fallback of the WebSocket snapshot).", "GET",
                f"/display/{display.get_json()['token']}/state.json")
+        r.call("Revoke a display (manager): its token stops working.", "POST",
+               f"/api/displays/{display.get_json()['id']}/revoke", bearer=token)
 
     r.section("Stats (manager)", STATS_NOTES)
     with app.app_context():
