@@ -94,7 +94,7 @@ def layout_context() -> dict:
     here = request.full_path if request.query_string else request.path
     claims = _current_claims()
     if not claims or "role" not in claims:
-        return {"signed_in": False, "here": here, "nav": [], "csrf_token": "", "establishment": None,
+        return {"signed_in": False, "here": here, "nav": [], "form_csrf": None, "establishment": None,
                 "theme_version": None}
     from kiosk.auth.services import get_establishment
     from kiosk.queues import services as queue_services
@@ -108,7 +108,7 @@ def layout_context() -> dict:
         "establishment": get_establishment(),
         "role": role,
         "nav": nav,
-        "csrf_token": claims.get("csrf", ""),
+        "form_csrf": claims.get("csrf"),
         "here": here,
     }
 
