@@ -84,3 +84,10 @@ def metrics() -> Response:
     from kiosk.observability.metrics import render
 
     return Response(render(current_app), mimetype=CONTENT_TYPE_LATEST)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    from kiosk.observability.openapi import openapi_document
+
+    return jsonify(openapi_document(current_app))
