@@ -71,8 +71,9 @@ def is_json_route(rule) -> bool:
 
 # --- what a view's source says ----------------------------------------------------------
 
-_LOAD = re.compile(r"\b([A-Z]\w*)\([^()]*\)\.load\(\s*([^\n]*)")
-_DUMP = re.compile(r"\b([A-Z]\w*)\(([^()]*)\)\.dump\(")
+# ``XSchema(...).load(...)`` or a module-level instance: ``x_schema.load(...)``.
+_LOAD = re.compile(r"\b(\w+)(?:\([^()]*\))?\.load\(\s*([^\n]*)")
+_DUMP = re.compile(r"\b(\w+)(?:\(([^()]*)\))?\.dump\(")
 
 
 _HELPER_CALL = re.compile(r"return\s+(_?[a-z]\w*)\(")
@@ -97,7 +98,9 @@ def _source(view: Callable) -> tuple[str, dict]:
 
 def _schema(name: str, namespace: dict):
     candidate = namespace.get(name)
-    return candidate if inspect.isclass(candidate) and issubclass(candidate, Schema) else None
+    if inspect.isclass(candidate) and issubclass(candidate, Schema):
+        return candidate
+    return candidate if isinstance(candidate, Schema) else None
 
 
 def inferred(view: Callable) -> dict:
@@ -114,7 +117,8 @@ def inferred(view: Callable) -> dict:
     for name, arguments in _DUMP.findall(source):
         schema = _schema(name, namespace)
         if schema is not None:
-            responses.append(schema(many=True) if "many=True" in arguments else schema)
+            many = inspect.isclass(schema) and "many=True" in (arguments or "")
+            responses.append(schema(many=True) if many else schema)
     return {"bodies": bodies, "query": query, "dumps": responses}
 
 
