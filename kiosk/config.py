@@ -134,6 +134,8 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
             "broker_connection_retry_on_startup": True,
             "beat_schedule": {
                 "sweep-pending-payments": {"task": "payments.sweep_pending", "schedule": 30.0},
+                # Shorter than the stats TTL (300 s): quiet establishments' dashboards stay warm.
+                "warm-stats": {"task": "stats.warm_up", "schedule": 240.0},
             },
         },
     }

@@ -57,12 +57,13 @@ def invalidate(establishment_id) -> None:
 
 
 def cached(establishment_id, name: str, compute: Callable[[], Any], ttl: int = DEFAULT_TTL, *,
-           raw: bool = False) -> Any:
+           raw: bool = False, refresh: bool = False) -> Any:
     """Return the cached JSON value for (establishment, name), computing it on a miss.
 
     ``compute`` must return JSON-native values, so a hit equals a miss. With
     ``raw=True`` the answer is the JSON text (bytes) itself, hit or miss, for a
     view that sends it as is (no decode and re-encode on the hot path).
+    ``refresh=True`` always computes and stores (a warm-up restarting the TTL).
     """
     if time.monotonic() < _skip_until:
         return _encode(compute()) if raw else compute()
@@ -70,7 +71,7 @@ def cached(establishment_id, name: str, compute: Callable[[], Any], ttl: int = D
     try:
         generation, entry = redis_client.mget(_gen_key(establishment_id), key)
         generation = generation or b"0"
-        if entry is not None:
+        if entry is not None and not refresh:
             entry_generation, _, payload = entry.partition(b"\n")
             if entry_generation == generation:
                 return payload if raw else json.loads(payload)
