@@ -18,6 +18,9 @@ ceiling is raised (the load generator is one IP).
    req/s and the ratios full/skeleton and full/bare. The worker keeps running (as in production): between
    targets the broker queue is purged, so each target starts with the worker
    equally busy.
+   Also prints the server CPU per request (web workers + the bench
+   database's Postgres backends, from /proc), which does not depend on
+   what else the machine is doing.
 2. Latency: ``--rate`` payments/s (default 10) to the full app for
    ``--latency-seconds``; latency = ``updated_at - created_at`` of each
    CONFIRMED row (stamped by the ingest, then by the worker's commit).
@@ -160,7 +163,7 @@ def _client_proc(port: int, path: str, devices: list[tuple[str, str]], threads: 
 
     def run(slot: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        ok = bad = 0
+        ok = bad = sent_all = 0
         statuses: dict[int, int] = {}
         latencies = []
         n = slot
@@ -183,6 +186,7 @@ def _client_proc(port: int, path: str, devices: list[tuple[str, str]], threads: 
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 status = 0
+            sent_all += 1
             if now >= start_at:  # count only after the warm-up
                 statuses[status] = statuses.get(status, 0) + 1
                 if status in (200, 201, 202):
@@ -190,7 +194,7 @@ def _client_proc(port: int, path: str, devices: list[tuple[str, str]], threads: 
                     latencies.append(time.perf_counter() - sent)
                 else:
                     bad += 1
-        results.append((ok, bad, statuses, latencies))
+        results.append((ok, bad, statuses, latencies, sent_all))
 
     workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
     for w in workers:
@@ -204,11 +208,45 @@ def _client_proc(port: int, path: str, devices: list[tuple[str, str]], threads: 
         for k, v in r[2].items():
             statuses[k] = statuses.get(k, 0) + v
     latencies = [x for r in results for x in r[3]]
-    queue.put((ok, bad, statuses, latencies))
+    queue.put((ok, bad, statuses, latencies, sum(r[4] for r in results)))
+
+
+def server_cpu_seconds(gunicorn: subprocess.Popen, database: str) -> float:
+    """CPU time used so far by the web workers and their Postgres backends (not the Celery worker's).
+
+    Load-independent (unlike req/s on a shared machine): CPU per request is
+    what bounds throughput once the cores are the limit. Redis is shared with
+    other sessions, so its CPU is left out (the skeleton and the full app both
+    use it; the full app more).
+    """
+    import psutil
+    import sqlalchemy as sa
+
+    total = 0.0
+    try:
+        for child in psutil.Process(gunicorn.pid).children(recursive=True):
+            times = child.cpu_times()
+            total += times.user + times.system
+    except psutil.Error:
+        pass
+    engine = sa.create_engine(PG_ADMIN)
+    with engine.connect() as conn:
+        pids = [row[0] for row in conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'bench-web'",
+            (database,))]
+    engine.dispose()
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
 
 
 def load(port: int, target: str, devices: list[tuple[str, str]], procs: int, threads: int, duration: float,
-         warmup: float) -> dict:
+         warmup: float, gunicorn: subprocess.Popen | None = None, database: str = "") -> dict:
+    cpu_before = server_cpu_seconds(gunicorn, database) if gunicorn else 0.0
     queue: multiprocessing.Queue = multiprocessing.Queue()
     # Each client process gets its own slice of devices (rate limits are per device).
     slices = [devices[i::procs] for i in range(procs)]
@@ -226,8 +264,10 @@ def load(port: int, target: str, devices: list[tuple[str, str]], procs: int, thr
         for k, v in p[2].items():
             statuses[k] = statuses.get(k, 0) + v
     latencies = [x for p in parts for x in p[3]]
+    cpu = server_cpu_seconds(gunicorn, database) - cpu_before if gunicorn else 0.0
     return {"target": target, "req_per_s": round(ok / duration, 1), "ok": ok, "errors": sum(p[1] for p in parts),
-            "statuses": statuses, "latencies": latencies}
+            "statuses": statuses, "latencies": latencies, "all_requests": sum(p[4] for p in parts),
+            "server_cpu_s": cpu}
 
 
 def merge(target: str, parts: list[dict], duration: float) -> dict:
@@ -237,7 +277,10 @@ def merge(target: str, parts: list[dict], duration: float) -> dict:
         for k, v in p["statuses"].items():
             statuses[k] = statuses.get(k, 0) + v
     latencies = sorted(x for p in parts for x in p["latencies"])
+    requests = sum(p["all_requests"] for p in parts)
+    cpu_ms = sum(p["server_cpu_s"] for p in parts) * 1000 / requests if requests else None
     return {"target": target, "req_per_s": round(ok / duration, 1), "ok": ok,
+            "server_cpu_ms_per_req": round(cpu_ms, 2) if cpu_ms else None,
             "errors": sum(p["errors"] for p in parts), "statuses": statuses,
             "slices_req_per_s": [p["req_per_s"] for p in parts],
             "p50_ms": round(pct(latencies, 50) * 1000, 1) if latencies else None,
@@ -320,6 +363,7 @@ def main() -> None:
     from cryptography.fernet import Fernet
 
     database_url, drop_database = make_database()
+    database_name = database_url.rsplit("/", 1)[1]
     redis_url, release_redis = lease_redis()
     logs = tempfile.mkdtemp(prefix="kiosk-bench-pay-")
     devices_file = os.path.join(logs, "devices.json")
@@ -345,8 +389,10 @@ def main() -> None:
         port = free_port()
         web_log = open(os.path.join(logs, "web.log"), "ab")
         worker_log = open(os.path.join(logs, "worker.log"), "ab")
-        gunicorn = start_gunicorn(env, port, web_log)
-        worker = start_worker(env, worker_log)
+        # application_name tells the web's Postgres backends from the worker's (CPU accounting).
+        gunicorn = start_gunicorn({**env, "DATABASE_URL": database_url + "?application_name=bench-web"}, port,
+                                  web_log)
+        worker = start_worker({**env, "DATABASE_URL": database_url + "?application_name=bench-worker"}, worker_log)
         time.sleep(3)
         # Targets take turns (--rounds slices each), so a change in the machine's
         # background load during the run hits all three alike.
@@ -355,7 +401,7 @@ def main() -> None:
             for target in args.targets:
                 purge_broker(redis_url)
                 slices[target].append(load(port, target, devices, args.procs, args.threads,
-                                           args.duration / args.rounds, args.warmup))
+                                           args.duration / args.rounds, args.warmup, gunicorn, database_name))
         results = [merge(target, parts, args.duration) for target, parts in slices.items()]
         for result in results:
             print(json.dumps(result), flush=True)
@@ -367,12 +413,15 @@ def main() -> None:
         print()
         print(f"gunicorn gevent x{env.get('WEB_CONCURRENCY', max(2, os.cpu_count() or 2))}, celery worker c=2, "
               f"client {args.procs}x{args.threads} connections, {args.duration:.0f} s per target")
-        print("| target | req/s | p50 ms | p99 ms | non-2xx |")
-        print("|---|---:|---:|---:|---:|")
+        print("| target | req/s | p50 ms | p99 ms | non-2xx | server CPU ms/req |")
+        print("|---|---:|---:|---:|---:|---:|")
         for r in results:
-            print(f"| {r['target']} | {r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |")
+            print(f"| {r['target']} | {r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} "
+                  f"| {r['server_cpu_ms_per_req']} |")
+        cpu = {r["target"]: r["server_cpu_ms_per_req"] for r in results}
         if "full" in rate and "skeleton" in rate:
-            print(f"full/skeleton = {rate['full'] / rate['skeleton']:.2f}")
+            print(f"full/skeleton = {rate['full'] / rate['skeleton']:.2f} (req/s); "
+                  f"{cpu['skeleton'] / cpu['full']:.2f} (server CPU per request, skeleton/full)")
         if "full" in rate and "bare" in rate:
             print(f"full/bare = {rate['full'] / rate['bare']:.2f}")
         print(f"payment-to-CONFIRMED at {args.rate:g}/s: p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms, "

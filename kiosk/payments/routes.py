@@ -18,23 +18,28 @@ from kiosk.web import json_body
 # Payment routes live under /iot and share the device signature guard.
 bp = Blueprint("payments", __name__, url_prefix="/iot")
 
+# Schemas hold no per-request state: build them once (the ingest is the hot path).
+payment_create = PaymentCreateSchema()
+payment_accepted = PaymentAcceptedSchema()
+payment_status_schema = PaymentStatusSchema()
+
 
 @bp.post("/payments")
 @verify_device_signature
 def create_payment() -> tuple[dict, int]:
-    data = PaymentCreateSchema().load(json_body())
+    data = payment_create.load(json_body())
     result = services.ingest_payment(g.device, data["transaction_id"], data["amount"], data.get("currency"),
                                      request_id=current_request_id())
     if result.created:
-        return PaymentAcceptedSchema().dump(result.body), 202
-    return PaymentStatusSchema().dump(result.body), 200
+        return payment_accepted.dump(result.body), 202
+    return payment_status_schema.dump(result.body), 200
 
 
 @bp.get("/payments/<transaction_id>")
 @verify_device_signature
 def payment_status(transaction_id: str) -> dict:
     transaction = services.get_payment(g.device, transaction_id)
-    return PaymentStatusSchema().dump(services.describe_payment(transaction))
+    return payment_status_schema.dump(services.describe_payment(transaction))
 
 
 @bp.post("/tickets")

@@ -100,20 +100,32 @@ def payload_hash(transaction_id: uuid.UUID, amount: int, currency: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _insert_statement(values: dict):
-    table = Transaction.__table__
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return (insert(table).values(**values)
-            .on_conflict_do_nothing(index_elements=[table.c.transaction_id])
-            .returning(table.c.transaction_id))
+_INSERT_COLUMNS = ("transaction_id", "establishment_id", "device_id", "amount", "currency", "status",
+                   "payload_hash", "attempts", "request_id", "created_at", "updated_at")
+_insert_statements: dict = {}
+
+
+def _insert_statement(dialect: str):
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING``, built once per dialect (hot path)."""
+    statement = _insert_statements.get(dialect)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = Transaction.__table__
+        statement = (insert(table).values({name: sa.bindparam(name, type_=table.c[name].type)
+                                           for name in _INSERT_COLUMNS})
+                     .on_conflict_do_nothing(index_elements=[table.c.transaction_id])
+                     .returning(table.c.transaction_id))
+        _insert_statements[dialect] = statement
+    return statement
 
 
 def insert_pending(values: dict) -> bool:
     """Insert the PENDING row and commit; False if the id already existed."""
-    inserted = db.session.execute(_insert_statement(values)).scalar_one_or_none() is not None
+    statement = _insert_statement(db.session.get_bind().dialect.name)
+    inserted = db.session.execute(statement, values).scalar_one_or_none() is not None
     db.session.commit()
     return inserted
 
