@@ -440,6 +440,10 @@ def main() -> None:
         release_redis()
         if os.path.exists(devices_file):
             os.unlink(devices_file)
+        if not args.keep_logs:
+            import shutil
+
+            shutil.rmtree(logs, ignore_errors=True)
 
 
 if __name__ == "__main__":
