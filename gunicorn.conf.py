@@ -18,6 +18,27 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = None  # the app logs one JSON line per request itself
 errorlog = "-"
+
+
+def _json_formatter():
+    from kiosk.observability.logging import json_formatter
+
+    return json_formatter()
+
+
+# gunicorn's own lines (boot, worker timeouts) in the app's JSON format too.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": _json_formatter}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "root": {"level": "INFO", "handlers": []},  # the app adds its own JSON handler (configure_logging)
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        # The app's own request line replaces the access log.
+        "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+    },
+}
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

@@ -106,6 +106,20 @@ def register_errorhandlers(app: Flask) -> None:
         log.error("redis unavailable", extra={**_context(), "error": type(exc).__name__})
         return error_response(503, "service_unavailable", headers={"Retry-After": "5"})
 
+    @app.teardown_appcontext
+    def _remove_session_quietly(exc=None) -> None:
+        # Runs before Flask-SQLAlchemy's own teardown (registered later). When
+        # Postgres died mid-request, closing the session fails on the dead
+        # connection; raised here it would escape Flask as a bare 500 after
+        # the 503 was already built. Drop the session instead.
+        from kiosk.extensions import db
+
+        try:
+            db.session.remove()
+        except Exception as error:  # noqa: BLE001
+            log.warning("database session cleanup failed", extra={"error": type(error).__name__})
+            db.session.registry.clear()
+
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
         # Logged with its trace for us; the client only gets the shape.

@@ -127,7 +127,7 @@ def faulty_stack():
         auth = {"Authorization": "Bearer " + body["access_token"]}
         status, _, queue = http.json("POST", "/api/queues", {"name": "General", "prefix": "A"}, auth)
         assert status == 201, queue
-        yield {"http": http, "redis": redis, "pg": pg, "auth": auth, "queue_id": queue["id"]}
+        yield {"http": http, "redis": redis, "pg": pg, "auth": auth, "queue_id": queue["id"], "log": log_path}
     finally:
         if process and process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -216,3 +216,19 @@ def test_stopping_postgres_under_load_answers_503_never_500_and_recovers(faulty_
         for thread in threads:
             thread.join(15)
     assert not bad, bad[:10]
+
+
+@pytest.mark.slow
+def test_the_web_process_logs_only_json_lines(faulty_stack):
+    """gunicorn's own lines and the app's, through outages included: one JSON object per line."""
+    faulty_stack["http"].call("GET", "/api/queues", headers={"X-Request-ID": "json-lines-0123456789"})
+    lines = _wait(lambda: [line for line in faulty_stack["log"].read_text().splitlines() if line.strip()]
+                  if "json-lines-0123456789" in faulty_stack["log"].read_text() else None, 10, "no request line")
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"non-JSON line from the web process: {line[:200]}")
+    assert any(entry.get("logger", "").startswith("gunicorn") for entry in parsed)
+    assert any(entry.get("request_id") == "json-lines-0123456789" and "duration_ms" in entry for entry in parsed)
