@@ -223,6 +223,7 @@ def test_a_wrong_password_shows_one_message_and_sign_out_works(open_page, queues
     page.locator('input[name="password"]').fill(PASSWORD)
     page.locator('form[data-login-form] button[type="submit"]').click()
     page.wait_for_url(base + "/dashboard*")
+    wait_until(page, "document.body.dataset.state === 'ready'", timeout=8)  # no request still in flight
     page.locator(".dash-logout input[type=submit]").click()
     page.wait_for_url(base + "/login")
     page.goto(base + "/dashboard")
