@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 PROCESS_TASK = "payments.process_transaction"
 SWEEP_AFTER = timedelta(minutes=2)
+NUDGE_AFTER = timedelta(seconds=30)
 STUCK_AFTER = timedelta(minutes=15)
 SWEEP_BATCH = 500
 STUCK_REPORT_EVERY_SECONDS = 3600
@@ -230,7 +231,25 @@ def get_payment(device: Device, transaction_id) -> Transaction:
     ).scalar_one_or_none()
     if transaction is None:
         raise NotFound()
+    if transaction.status == "PENDING" and _nudge(transaction):
+        db.session.refresh(transaction)  # in-process tasks may have settled it
     return transaction
+
+
+def _nudge(transaction: Transaction) -> bool:
+    """A device polling a payment still PENDING after 30 s re-enqueues it (once per
+    30 s): a lost enqueue then costs seconds, not the sweeper's 2 minutes."""
+    created_at = transaction.created_at
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=timezone.utc)
+    if utcnow() - created_at < NUDGE_AFTER:
+        return False
+    try:
+        due = redis_client.set(f"payments:nudge:{transaction.transaction_id}", 1, nx=True,
+                               ex=int(NUDGE_AFTER.total_seconds()))
+    except Exception:  # noqa: BLE001 - a status read must not fail on this
+        return False
+    return bool(due) and enqueue_processing(transaction.transaction_id)
 
 
 def device_ticket(ticket: Ticket) -> dict:

@@ -277,3 +277,20 @@ def test_settled_payments_are_counted_in_the_metrics(app, world):
     process(app, make_pending(app, world.a))
     process(app, make_pending(app, world.a, amount=1))
     assert count("CONFIRMED") == before["CONFIRMED"] + 1 and count("FAILED") == before["FAILED"] + 1
+
+
+def test_polling_a_payment_stuck_pending_re_enqueues_it_once(app, world, device_client, owner_engine, monkeypatch):
+    kiosk = device_client(world.a.device_id, world.a.device_secret)
+    fresh = make_pending(app, world.a, age=timedelta(seconds=5))
+    assert kiosk.get(f"/iot/payments/{fresh}").get_json()["status"] == "PENDING"  # too young to nudge
+    stale = make_pending(app, world.a, age=timedelta(seconds=45))
+    enqueued = []
+    real_enqueue = services.enqueue_processing
+    monkeypatch.setattr(services, "enqueue_processing", lambda tid: enqueued.append(str(tid)) or real_enqueue(tid))
+    body = kiosk.get(f"/iot/payments/{stale}").get_json()
+    assert body["status"] == "CONFIRMED" and body["ticket"]["kind"] == "VIP"  # tasks run in-process here
+    set_status_fields(owner_engine, "UPDATE transactions SET status = 'PENDING' WHERE transaction_id = :id",
+                      id=stale)
+    kiosk.get(f"/iot/payments/{stale}")  # within 30 s of the last nudge: not again
+    assert enqueued == [stale]
+    assert len(rows(owner_engine, stale)["tickets"]) == 1
