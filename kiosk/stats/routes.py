@@ -13,13 +13,16 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from kiosk.auth.access import manager_required
+from kiosk.observability.openapi import document
 from kiosk.stats import services
-from kiosk.stats.schemas import DayRangeQuerySchema, MonthRangeQuerySchema
+from kiosk.stats.schemas import (DayRangeQuerySchema, MonthRangeQuerySchema, RevenueDailySchema,
+                                 RevenueMonthlySchema, VipCountSchema)
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
 
 
 @bp.get("/revenue/daily")
+@document(responses={200: RevenueDailySchema}, summary="Revenue per local day (CONFIRMED payments, minor units)")
 @manager_required
 def revenue_daily() -> Response:
     query = DayRangeQuerySchema().load(request.args)
@@ -27,6 +30,7 @@ def revenue_daily() -> Response:
 
 
 @bp.get("/revenue/monthly")
+@document(responses={200: RevenueMonthlySchema}, summary="Revenue per local month (CONFIRMED payments, minor units)")
 @manager_required
 def revenue_monthly() -> Response:
     query = MonthRangeQuerySchema().load(request.args)
@@ -34,6 +38,7 @@ def revenue_monthly() -> Response:
 
 
 @bp.get("/vip/count")
+@document(responses={200: VipCountSchema}, summary="VIP tickets issued per local day")
 @manager_required
 def vip_count() -> Response:
     query = DayRangeQuerySchema().load(request.args)

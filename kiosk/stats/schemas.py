@@ -36,7 +36,8 @@ def _date(name: str) -> fields.Date:
 
 def _month(name: str) -> MonthField:
     return MonthField(required=True, data_key=name,
-                      metadata={"description": f"local calendar month, YYYY-MM ({name} is inclusive)"},
+                      metadata={"description": f"local calendar month, YYYY-MM ({name} is inclusive)",
+                                "pattern": _MONTH.pattern, "example": "2026-03"},
                       error_messages={"required": _l("Missing data for required field.")})
 
 
