@@ -9,8 +9,9 @@ State machine (see docs/payments.md):
 
 Guarantees, and what makes each one hold:
 
-- one row per transaction_id: ``INSERT ... ON CONFLICT DO NOTHING``, then a
-  read back; identical retries are answered from the row, never inserted;
+- one row per transaction_id: ``INSERT ... ON CONFLICT DO NOTHING RETURNING``;
+  on a conflict the row is read back and an identical retry is answered from
+  it, never inserted;
 - the row is committed before the task is enqueued, and an enqueue failure
   does not fail the request: the sweeper finds the row later;
 - at most one ticket per payment: processing claims the row with
@@ -41,6 +42,7 @@ from kiosk.devices.models import Device
 from kiosk.errors import ApiError, NotFound
 from kiosk.events import after_commit, publish, ticket_changed
 from kiosk.extensions import db, redis_client
+from kiosk.observability.context import task_request_id
 from kiosk.observability.metrics import record_payment
 from kiosk.payments.models import Transaction
 from kiosk.queues.models import Queue, Ticket
@@ -334,8 +336,6 @@ def process_transaction(transaction_id) -> str:
         claimed = _claim(ident)
         if claimed is None:
             return _current_status(ident)
-        from kiosk.observability.context import task_request_id
-
         token = task_request_id.set(task_request_id.get() or claimed.request_id)
         try:
             with tenant_scope(claimed.establishment_id):
