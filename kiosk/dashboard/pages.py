@@ -114,7 +114,8 @@ def layout_context() -> dict:
 
 
 def render_page(template: str, status: int = 200, **context):
-    return render_template(template, locale=str(get_locale()), **context), status
+    # Private pages carrying the sign-out form's CSRF value: never kept by a cache.
+    return render_template(template, locale=str(get_locale()), **context), status, {"Cache-Control": "no-store"}
 
 
 def error_page(status: int, message, headers: dict | None = None):

@@ -303,6 +303,7 @@ def test_pages_have_a_strict_csp_and_no_inline_script(manager, app):
         response = manager.get(path) if path != "/login" else app.test_client().get(path)
         policy = response.headers["Content-Security-Policy"]
         assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+        assert response.headers["Cache-Control"] == "no-store"
         html = response.get_data(as_text=True)
         assert "<script>" not in html and "style=" not in html and "https://" not in html.split("</head>")[0]
 
