@@ -46,6 +46,15 @@ def _dev_secrets(instance_path: str) -> dict:
     return values
 
 
+def _engine_options(database_url: str) -> dict:
+    options: dict = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql"):
+        # A database that hangs (host gone, not refusing) fails a request in
+        # seconds (503) instead of holding a worker for the OS TCP timeout.
+        options["connect_args"] = {"connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "3"))}
+    return options
+
+
 def build_config(instance_path: str, overrides: dict | None = None) -> dict:
     env = os.environ
     overrides = overrides or {}
@@ -75,7 +84,7 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
         "SECRET_KEY": secret("SECRET_KEY"),
         "DEVICE_SECRET_KEYS": [k.strip() for k in secret("DEVICE_SECRET_KEYS").split(",") if k.strip()],
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
         "EMBEDDED_DATABASE": embedded_db,
         "REDIS_URL": redis_url,
         "EMBEDDED_REDIS": redis_url is None,

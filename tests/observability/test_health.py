@@ -232,3 +232,28 @@ def test_the_web_process_logs_only_json_lines(faulty_stack):
             pytest.fail(f"non-JSON line from the web process: {line[:200]}")
     assert any(entry.get("logger", "").startswith("gunicorn") for entry in parsed)
     assert any(entry.get("request_id") == "json-lines-0123456789" and "duration_ms" in entry for entry in parsed)
+
+
+def test_a_hanging_database_makes_ready_503_within_seconds(app, redis_url):
+    """A Postgres that accepts the TCP connection but never answers (host frozen)."""
+    import socket
+
+    from kiosk import create_app
+    from tests.conftest import make_config
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes handshakes; nobody ever answers
+    try:
+        url = f"postgresql+psycopg2://postgres@127.0.0.1:{silent.getsockname()[1]}/kiosk"
+        hung = create_app(make_config(url, redis_url))
+        started = time.monotonic()
+        response = hung.test_client().get("/health/ready")
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+        app.extensions["celery"].set_default()  # shared tasks go back to the session app
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    body = response.get_json()
+    assert body["checks"]["database"]["ok"] is False and body["checks"]["redis"]["ok"] is True
+    assert elapsed < 8, f"readiness hung {elapsed:.1f}s on a silent database"
