@@ -38,3 +38,10 @@ def logs():
     yield capture
     root.removeHandler(capture.handler)
     kiosk_logger.setLevel(previous)
+
+
+@pytest.fixture(autouse=True)
+def session_app_stays_default(app):
+    """Tests that build a second app (other settings) leave the session app's Celery as the default."""
+    yield
+    app.extensions["celery"].set_default()
