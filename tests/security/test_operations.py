@@ -98,3 +98,25 @@ def test_rotate_device_keys_reencrypts_every_secret_with_the_newest_key(app, run
         assert device.get(f"/iot/payments/{uuid.uuid4()}").status_code == 404
     finally:
         app.config["DEVICE_SECRET_KEYS"] = old_keys
+
+
+def test_outside_scan_of_a_running_server_finds_nothing(app, world):
+    """scripts/scan.py against the app behind a real HTTP server: headers, shapes, limits, no 5xx."""
+    import importlib.util
+    import threading
+
+    from werkzeug.serving import make_server
+
+    spec = importlib.util.spec_from_file_location("kiosk_scan", ROOT / "scripts" / "scan.py")
+    scan = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scan)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        scanner = scan.Scanner(f"http://127.0.0.1:{server.server_port}")
+        scanner.run(limits=True)
+    finally:
+        server.shutdown()
+    assert scanner.requests > 40
+    assert not scanner.findings, scanner.findings
