@@ -6,10 +6,11 @@ to know about any of it.
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import signals
 
-from kiosk.observability.context import request_id_for_logs, task_request_id
+from kiosk.observability.context import request_id_for_logs, task_request_id, task_started
 
 log = logging.getLogger("kiosk.tasks")
 HEADER = "kiosk_request_id"
@@ -41,13 +42,14 @@ def _prerun(task_id=None, task=None, **_kwargs) -> None:
     # before the task pushes an app context of its own.
     rid = getattr(task.request, HEADER, None) if task is not None else None
     rid = rid or request_id_for_logs() or (f"task-{task_id}" if task_id else None)
-    _tokens[task_id] = task_request_id.set(rid)
+    _tokens[task_id] = (task_request_id.set(rid), task_started.set(time.perf_counter()))
 
 
 def _postrun(task_id=None, **_kwargs) -> None:
-    token = _tokens.pop(task_id, None)
-    if token is not None:
-        task_request_id.reset(token)
+    tokens = _tokens.pop(task_id, None)
+    if tokens is not None:
+        task_request_id.reset(tokens[0])
+        task_started.reset(tokens[1])
 
 
 def _failure(sender=None, task_id=None, exception=None, einfo=None, **_kwargs) -> None:

@@ -53,12 +53,16 @@ class ScrubbingJsonFormatter(JsonFormatter):
         scrubbed = scrub(dict(log_record))
         log_record.clear()
         log_record.update(scrubbed)
-        if "request_id" not in log_record:
-            from kiosk.observability.context import request_id_for_logs
+        from kiosk.observability.context import elapsed_ms_for_logs, request_id_for_logs
 
+        if "request_id" not in log_record:
             rid = request_id_for_logs()
             if rid:
                 log_record["request_id"] = rid
+        if "duration_ms" not in log_record:
+            elapsed = elapsed_ms_for_logs()
+            if elapsed is not None:
+                log_record["elapsed_ms"] = elapsed
 
 
 def configure_logging(app: Flask | None = None, level: str | int | None = None) -> None:

@@ -69,6 +69,9 @@ def test_signed_request_login_and_register_leave_no_secret_in_the_logs(app, clie
     dump = next(line for line in lines if line["message"].startswith("debug dump"))
     assert dump["password"] == dump["secret_key"] == "[redacted]"
     assert dump["headers"] == {"Authorization": "[redacted]", "X-Signature": "[redacted]"}
+    # Lines logged during a request carry its id and the latency so far.
+    registered = next(line for line in lines if line["message"] == "device registered")
+    assert registered["request_id"] and isinstance(registered["elapsed_ms"], float)
     signed_line = logs.requests()[-1]
     assert signed_line["device_id"] == world.a.device_id and signed_line["establishment_id"] == world.a.id
 
@@ -103,6 +106,7 @@ def test_eager_task_logs_carry_the_request_id(app, logs):
         log_in_task.delay()
     [line] = [entry for entry in logs.lines() if entry["message"] == "inside task"]
     assert line["request_id"] == "eager-0123456789"
+    assert isinstance(line["elapsed_ms"], float)  # latency so far, within the task
 
 
 def _env(database_url: str, redis_url: str) -> dict:
