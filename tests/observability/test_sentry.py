@@ -114,3 +114,43 @@ def test_errors_reach_sentry_tagged_and_scrubbed(fake_sentry, database_url, redi
         assert secret not in raw, f"leaked to Sentry: {secret}"
     headers = {k.lower(): v for k, v in event["request"]["headers"].items()}
     assert headers.get("x-signature", "[redacted]") in ("[redacted]", "[Filtered]")
+
+
+@pytest.mark.slow
+def test_worker_task_failures_reach_sentry_scrubbed(fake_sentry, app, database_url, redis_url):
+    """A real Celery worker (CeleryIntegration): the failing task's event arrives, its secret kwargs do not."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import DEVICE_KEY
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "KIOSK_ENV": "test",
+           "SECRET_KEY": "test-secret-key-" + "x" * 32, "DEVICE_SECRET_KEYS": DEVICE_KEY,
+           "KIOSK_CELERY_EAGER": "0", "SENTRY_DSN": fake_sentry.dsn, "KIOSK_RELEASE": "kiosk@9.9.9"}
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "celery_worker.celery_app", "worker",
+                               "--pool=solo", "--loglevel=INFO", "--without-heartbeat", "--without-gossip",
+                               "--without-mingle"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        # accumulate(*args, index=...) fails on a string index; the kwargs ride along in the event.
+        app.extensions["celery"].send_task("celery.accumulate", args=(1, 2),
+                                           kwargs={"index": "boom", "password": "task-password-value",
+                                                   "secret_key": "task-secret-value"})
+        deadline = time.monotonic() + 60
+        while not fake_sentry.events() and time.monotonic() < deadline:
+            assert worker.poll() is None, "worker exited"
+            time.sleep(0.2)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(20)
+    events = fake_sentry.events()
+    assert events, "no event from the worker reached the fake Sentry"
+    event = events[-1]
+    assert event["release"] == "kiosk@9.9.9" and event["exception"]["values"][-1]["type"] == "TypeError"
+    assert event["extra"]["celery-job"]["task_name"] == "celery.accumulate"
+    raw = json.dumps(events)
+    assert "task-password-value" not in raw and "task-secret-value" not in raw
