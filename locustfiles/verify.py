@@ -44,6 +44,12 @@ def audit(engine, posted: list[str]) -> dict:
                 "SELECT count(*) FROM (SELECT 1 FROM tickets GROUP BY queue_id, service_day, kind, number "
                 "HAVING count(*) > 1) d"),
         }
+        # Server-side ingest-to-CONFIRMED lag, free of the device's polling step.
+        lag = conn.exec_driver_sql(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) "
+            "FROM (SELECT extract(epoch FROM updated_at - created_at) * 1000 AS ms FROM transactions "
+            "WHERE status = 'CONFIRMED') l").one()
+        result["server_confirm_lag_ms"] = {"p50": round(lag[0] or 0, 1), "p99": round(lag[1] or 0, 1)}
         conn.rollback()
     return result
 
