@@ -48,8 +48,8 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+from benchmarks.support import PG_ADMIN, REDIS_BASE, lease_redis, throwaway_database  # noqa: E402
+
 TARGETS = {"bare": "/bench/bare", "skeleton": "/bench/skeleton/payments", "full": "/iot/payments"}
 
 
@@ -59,37 +59,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def make_database() -> tuple[str, callable]:
-    import sqlalchemy as sa
-
-    name = f"kiosk_bench_pay_{os.getpid()}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                                 "AND pid <> pg_backend_pid()", (name,))
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.dispose()
-
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
-
-
-def lease_redis() -> tuple[str, callable]:
-    """A Redis logical db nobody else uses (the tests' lease keys), 13 first."""
-    import redis
-
-    lease = redis.Redis.from_url(REDIS_BASE + "/0")
-    for index in [13] + [i for i in range(15, 0, -1) if i != 13]:
-        if lease.set(f"kiosk:test-lease:{index}", f"bench-{os.getpid()}", nx=True, ex=3600):
-            url = f"{REDIS_BASE}/{index}"
-            redis.Redis.from_url(url).flushdb()
-            return url, lambda: (redis.Redis.from_url(url).flushdb(), lease.delete(f"kiosk:test-lease:{index}"))
-    raise RuntimeError("no free Redis logical database")
 
 
 def seed(app, devices: int) -> dict:
@@ -362,9 +331,9 @@ def main() -> None:
 
     from cryptography.fernet import Fernet
 
-    database_url, drop_database = make_database()
+    database_url, drop_database = throwaway_database("kiosk_bench_pay")
     database_name = database_url.rsplit("/", 1)[1]
-    redis_url, release_redis = lease_redis()
+    redis_url, release_redis = lease_redis(13)
     logs = tempfile.mkdtemp(prefix="kiosk-bench-pay-")
     devices_file = os.path.join(logs, "devices.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "KIOSK_"))}

@@ -47,11 +47,11 @@ from datetime import date, timedelta
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.support import PG_ADMIN, REDIS_BASE, lease_redis, throwaway_database  # noqa: E402
+
 import redis  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 ZONES = ["Africa/Abidjan", "Europe/Paris", "Pacific/Honolulu", "Pacific/Kiritimati", "America/New_York",
          "Asia/Tokyo", "Asia/Kolkata", "America/Sao_Paulo", "Australia/Sydney", "Africa/Dakar"]
 # The year of data ends today, like the ranges a dashboard asks for (and the beat warm-up computes).
@@ -59,33 +59,6 @@ TODAY = date.today()
 FIRST = TODAY - timedelta(days=364)
 _MONTH0 = TODAY.year * 12 + TODAY.month - 1 - 11
 MONTH_FROM = f"{_MONTH0 // 12:04d}-{_MONTH0 % 12 + 1:02d}"
-
-
-def create_database() -> tuple[str, callable]:
-    name = f"kiosk_bench_stats_{os.getpid()}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.dispose()
-
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
-
-
-def lease_redis() -> tuple[str, callable]:
-    """A Redis logical db of our own (same lease keys as the test suite)."""
-    lease = redis.Redis.from_url(REDIS_BASE + "/0")
-    for index in range(15, 0, -1):
-        if lease.set(f"kiosk:test-lease:{index}", f"bench-{os.getpid()}", nx=True, ex=3600):
-            url = f"{REDIS_BASE}/{index}"
-            redis.Redis.from_url(url).flushdb()
-            return url, lambda: (redis.Redis.from_url(url).flushdb(), lease.delete(f"kiosk:test-lease:{index}"))
-    raise SystemExit("no free Redis logical database")
 
 
 # Keys are sequential (uuid from the row number, not gen_random_uuid()): random keys turn a
@@ -270,7 +243,7 @@ def main() -> None:
 
     from kiosk import create_app
 
-    database_url, drop_database = create_database()
+    database_url, drop_database = throwaway_database("kiosk_bench_stats")
     redis_url, release_redis = lease_redis()
     begun = time.perf_counter()
     print(f"load average before: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs")

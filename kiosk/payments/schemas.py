@@ -9,6 +9,8 @@ from babel.numbers import list_currencies
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 
+from kiosk.queues.schemas import EtaSchema
+
 _ISO_4217 = frozenset(list_currencies())
 
 
@@ -32,11 +34,6 @@ class PaymentCreateSchema(Schema):
     currency = fields.String(validate=[validate.Regexp(r"^[A-Z]{3}$", error=_l("Use a 3-letter ISO 4217 code.")),
                                        _iso_currency],
                              metadata={"description": "ISO 4217; defaults to the establishment's"})
-
-
-class EtaSchema(Schema):
-    min = fields.Integer()
-    max = fields.Integer()
 
 
 class DeviceTicketSchema(Schema):
