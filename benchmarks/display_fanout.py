@@ -38,8 +38,7 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+from benchmarks.support import lease_redis, throwaway_database  # noqa: E402
 
 
 # --- screens (client processes) -----------------------------------------------------
@@ -169,34 +168,6 @@ def rss_kb(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-def make_database() -> tuple[str, callable]:
-    import sqlalchemy as sa
-
-    name = f"kiosk_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                                 (name,))
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
-
-
-def lease_redis() -> tuple[str, callable]:
-    import redis
-
-    lease = redis.Redis.from_url(REDIS_BASE + "/0")
-    for index in range(15, 0, -1):
-        if lease.set(f"kiosk:test-lease:{index}", f"bench-{os.getpid()}", nx=True, ex=3600):
-            url = f"{REDIS_BASE}/{index}"
-            return url, lambda: (redis.Redis.from_url(url).flushdb(), lease.delete(f"kiosk:test-lease:{index}"))
-    raise RuntimeError("no free Redis logical database")
 
 
 def seed(app) -> tuple[str, str]:
@@ -353,7 +324,7 @@ def main() -> None:
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    database_url, drop_database = make_database()
+    database_url, drop_database = throwaway_database("kiosk_bench_display")
     redis_url, release_redis = lease_redis()
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "KIOSK_ENV": "bench",
            "SECRET_KEY": "bench-secret-" + "x" * 32, "RATELIMIT_ENABLED": "0"}

@@ -1,9 +1,13 @@
 """Small helper objects for tests: a staff API client and a signing device."""
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 
 from kiosk.devices.signing import signed_headers
+from kiosk.extensions import db
+from kiosk.tenancy import tenant_scope
 
 from tests.factories import PASSWORD
 
@@ -62,3 +66,31 @@ class DeviceClient:
 
     def post(self, path, payload=None, **kw):
         return self.request("POST", path, payload, **kw)
+
+
+def run_threads(app, count: int, work, *, tenant_id=None, barrier_timeout: float = 10,
+                join_timeout: float = 30) -> list:
+    """Run ``work(index)`` in ``count`` real threads released together by a barrier,
+    each in its own app context and session (and tenant, when given); returns the
+    results by index (None for a thread that did not finish) and fails on any error."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list = []
+
+    def target(index: int) -> None:
+        try:
+            scope = tenant_scope(tenant_id) if tenant_id is not None else contextlib.nullcontext()
+            with app.app_context(), scope:
+                barrier.wait(timeout=barrier_timeout)
+                results[index] = work(index)
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=join_timeout)
+    assert not errors, errors
+    return results

@@ -1,35 +1,23 @@
 """Identical requests racing each other: one row, one ticket, every answer a success."""
 from __future__ import annotations
 
-import threading
-
-from tests.helpers import DeviceClient
+from tests.helpers import DeviceClient, run_threads
 from tests.payments.conftest import new_id, rows
 
 
 def test_fifty_threads_posting_the_same_payment_make_one_row_and_one_ticket(app, world, owner_engine):
     tid = new_id()
     count = 50
-    barrier = threading.Barrier(count)
-    statuses, bodies, errors = [], [], []
 
-    def post() -> None:
-        try:
-            kiosk = DeviceClient(app.test_client(), world.a.device_id, world.a.device_secret)
-            barrier.wait(20)
-            # Each request signs with its own fresh nonce, as a retrying device does.
-            response = kiosk.post("/iot/payments", {"transaction_id": tid, "amount": 500})
-            statuses.append(response.status_code)
-            bodies.append(response.get_json())
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
+    def post(_index):
+        kiosk = DeviceClient(app.test_client(), world.a.device_id, world.a.device_secret)
+        # Each request signs with its own fresh nonce, as a retrying device does.
+        response = kiosk.post("/iot/payments", {"transaction_id": tid, "amount": 500})
+        return response.status_code, response.get_json()
 
-    threads = [threading.Thread(target=post) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(90)
-    assert errors == []
+    answers = [a for a in run_threads(app, count, post, barrier_timeout=20, join_timeout=90) if a is not None]
+    statuses = [status for status, _ in answers]
+    bodies = [body for _, body in answers]
     assert len(statuses) == count
     assert set(statuses) <= {200, 202}, [b for b in bodies if "error" in b][:3]
     assert statuses.count(202) == 1
@@ -42,24 +30,13 @@ def test_fifty_threads_posting_the_same_payment_make_one_row_and_one_ticket(app,
 def test_racing_free_ticket_requests_get_the_same_ticket(app, world, owner_engine):
     request_id = new_id()
     count = 20
-    barrier = threading.Barrier(count)
-    results, errors = [], []
 
-    def post() -> None:
-        try:
-            kiosk = DeviceClient(app.test_client(), world.a.device_id, world.a.device_secret)
-            barrier.wait(20)
-            response = kiosk.post("/iot/tickets", {"request_id": request_id})
-            results.append((response.status_code, response.get_json().get("ticket_id")))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
+    def post(_index):
+        kiosk = DeviceClient(app.test_client(), world.a.device_id, world.a.device_secret)
+        response = kiosk.post("/iot/tickets", {"request_id": request_id})
+        return response.status_code, response.get_json().get("ticket_id")
 
-    threads = [threading.Thread(target=post) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    results = [r for r in run_threads(app, count, post, barrier_timeout=20, join_timeout=60) if r is not None]
     assert sorted(status for status, _ in results) == [200] * (count - 1) + [201]
     assert len({ticket_id for _, ticket_id in results}) == 1
     with owner_engine.connect() as conn:

@@ -1,7 +1,6 @@
 """process_transaction and the sweeper, called directly (real Postgres and Redis)."""
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -12,6 +11,7 @@ from kiosk.extensions import db
 from kiosk.payments import services
 from kiosk.payments.models import Transaction
 from kiosk.tenancy import tenant_scope
+from tests.helpers import run_threads
 from tests.payments.conftest import new_id, rows, set_status_fields
 
 
@@ -116,24 +116,7 @@ def test_a_publish_failure_never_rolls_back_a_payment(app, world, owner_engine, 
 
 
 def _race(app, tid, count: int) -> list:
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def run() -> None:
-        try:
-            with app.app_context():
-                barrier.wait(10)
-                results.append(services.process_transaction(tid))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
-    return results
+    return run_threads(app, count, lambda _index: services.process_transaction(tid), join_timeout=60)
 
 
 def test_two_concurrent_runs_make_one_ticket(app, world, owner_engine):

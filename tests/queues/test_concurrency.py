@@ -1,7 +1,6 @@
 """Races on real Postgres with real threads: issuing and two counters calling at once."""
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -11,32 +10,9 @@ from kiosk.extensions import db
 from kiosk.queues import services
 from kiosk.queues.models import Ticket
 from kiosk.tenancy import tenant_scope
+from tests.helpers import run_threads
 
 pytestmark = pytest.mark.slow
-
-
-def run_threads(app, tenant_id, count: int, work) -> list:
-    """Run ``work(index)`` in ``count`` threads, each with its own app context and session."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list = []
-
-    def target(index: int) -> None:
-        try:
-            with app.app_context(), tenant_scope(tenant_id):
-                barrier.wait(timeout=10)
-                results[index] = work(index)
-                db.session.remove()
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return results
 
 
 def test_concurrent_issuing_never_repeats_a_number(app, world):
@@ -46,7 +22,7 @@ def test_concurrent_issuing_never_repeats_a_number(app, world):
         queue = services.get_queue(world.a.queue_id)
         return [services.issue_ticket(queue, "STANDARD" if n % 3 else "VIP").code for n in range(per_thread)]
 
-    codes = [code for batch in run_threads(app, world.a.id, threads, work) for code in batch]
+    codes = [code for batch in run_threads(app, threads, work, tenant_id=world.a.id) for code in batch]
     assert len(codes) == len(set(codes)) == per_thread * threads
     with app.app_context(), tenant_scope(world.a.id):
         rows = db.session.execute(sa.select(Ticket.kind, Ticket.number).where(
@@ -80,7 +56,7 @@ def test_two_counters_pressing_at_once_get_two_different_tickets(app, world, mon
         ticket = services.call_next(services.get_queue(world.a.queue_id), str(index + 1))
         return ticket.code, time.monotonic() - started
 
-    results = run_threads(app, world.a.id, 2, work)
+    results = run_threads(app, 2, work, tenant_id=world.a.id)
     codes = sorted(code for code, _ in results)
     assert codes == ["A-001", "A-002"]
     # Neither waited for the other's commit (that would take 2 x held).
@@ -104,7 +80,7 @@ def test_many_counters_racing_call_each_ticket_once(app, world):
                 return called
             called.append(ticket.code)
 
-    batches = run_threads(app, world.a.id, 4, work)
+    batches = run_threads(app, 4, work, tenant_id=world.a.id)
     codes = [code for batch in batches for code in batch]
     assert len(codes) == len(set(codes)) == 6
 
@@ -120,5 +96,5 @@ def test_serve_and_no_show_pressed_together_apply_once(app, world):
             db.session.rollback()
             return exc.code
 
-    outcomes = sorted(run_threads(app, world.a.id, 2, work))
+    outcomes = sorted(run_threads(app, 2, work, tenant_id=world.a.id))
     assert outcomes in (["SERVED", "invalid_transition"], ["NO_SHOW", "invalid_transition"])
