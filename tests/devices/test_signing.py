@@ -96,3 +96,13 @@ def test_fresh_nonces_match_the_contract_format():
     nonces = {signing.new_nonce() for _ in range(200)}
     assert len(nonces) == 200
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{16,64}", n) for n in nonces)
+
+
+def test_the_repository_copy_of_the_vectors_matches_the_contract():
+    # shared/ in the repo lets a clean clone (CI) run the vectors; the contract's
+    # copy next to the checkout stays the source of truth when it is there.
+    contract = ROOT.parent / "shared/test-vectors/device-signing.json"
+    copy = ROOT / "shared/test-vectors/device-signing.json"
+    assert copy.is_file()
+    if contract.is_file():
+        assert copy.read_bytes() == contract.read_bytes()
