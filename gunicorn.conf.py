@@ -66,6 +66,24 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
+def post_worker_init(worker):
+    # Everything loaded so far (Flask, SQLAlchemy's mappers, gevent, the app)
+    # lives as long as the worker: freeze it out of the collector. Measured
+    # under the baseline load, full collections otherwise paused a worker,
+    # and every request and screen on it, for 90-220 ms several times a
+    # minute (docs/load-test.md).
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    # Fewer young collections: a request allocates thousands of short-lived
+    # objects, and each collection of 700 used to run mid-request.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
+
+
+GC_YOUNG_THRESHOLD = int(os.environ.get("GC_YOUNG_THRESHOLD", "20000"))
+
+
 def post_fork(server, worker):
     if worker_class == "gevent":
         from psycogreen.gevent import patch_psycopg

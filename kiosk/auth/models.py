@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from kiosk.concurrency import off_loop
 from kiosk.extensions import db
 from kiosk.tenancy import TenantMixin
 
@@ -50,7 +51,7 @@ class User(TenantMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         # Werkzeug 3 defaults to scrypt: slow and salted.
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = off_loop(generate_password_hash, password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return off_loop(check_password_hash, self.password_hash, password)
