@@ -18,6 +18,7 @@ while no STANDARD ticket waited (nobody was being passed over).
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
@@ -80,12 +81,12 @@ class Simulation:
     order: list[Waiting] = field(default_factory=list)
     # Simulated call time of each ticket in ``order``, same index.
     times: list[datetime] = field(default_factory=list)
+    _index: dict[Any, int] | None = field(default=None, repr=False, compare=False)
 
     def index_of(self, ticket_id: Any) -> int | None:
-        for index, ticket in enumerate(self.order):
-            if ticket.id == ticket_id:
-                return index
-        return None
+        if self._index is None or len(self._index) != len(self.order):
+            self._index = {ticket.id: index for index, ticket in enumerate(self.order)}
+        return self._index.get(ticket_id)
 
 
 def simulate(waiting: Sequence[Waiting], vip_streak: int, now: datetime, rules: Fairness,
@@ -97,23 +98,41 @@ def simulate(waiting: Sequence[Waiting], vip_streak: int, now: datetime, rules: 
     ``max_standard_wait_min`` before its turn is promoted where it would be.
     ``arrivals`` are tickets expected later (their ``created_at`` in the
     future); each joins the list once the simulated clock reaches it.
+
+    Same decisions as calling ``pick_next`` on what remains after each call,
+    but the rule only ever looks at the oldest ticket of each kind, so two
+    heaps keep this O(n log n): every status poll and TV refresh of a queue
+    of 200 used to spend ~40 ms here.
     """
     pending = sorted(arrivals, key=_age_order)
-    remaining = list(waiting)
+    standards = [(_age_order(t), n, t) for n, t in enumerate(waiting) if t.kind != "VIP"]
+    vips = [(_age_order(t), n, t) for n, t in enumerate(waiting) if t.kind == "VIP"]
+    heapq.heapify(standards)
+    heapq.heapify(vips)
+    tie = len(waiting)
+    overdue_after = timedelta(minutes=rules.max_standard_wait_min)
     clock = now
     result = Simulation()
-    while remaining or pending:
-        while pending and pending[0].created_at <= clock:
-            remaining.append(pending.pop(0))
-        if not remaining:
+    next_pending = 0
+    while standards or vips or next_pending < len(pending):
+        while next_pending < len(pending) and pending[next_pending].created_at <= clock:
+            ticket = pending[next_pending]
+            heapq.heappush(vips if ticket.kind == "VIP" else standards, (_age_order(ticket), tie, ticket))
+            tie += 1
+            next_pending += 1
+        if not standards and not vips:
             # Nobody waits until the next arrival; jump the clock to it.
-            clock = max(clock, pending[0].created_at)
+            clock = max(clock, pending[next_pending].created_at)
             continue
-        chosen = pick_next(remaining, vip_streak, clock, rules)
-        assert chosen is not None
-        remaining.remove(chosen)
-        standard_waiting = any(t.kind != "VIP" for t in remaining) if chosen.kind == "VIP" else True
-        vip_streak = next_streak(vip_streak, chosen.kind, standard_waiting)
+        oldest_standard = standards[0][2] if standards else None
+        take_vip = bool(vips)
+        if oldest_standard is not None:
+            if clock - oldest_standard.created_at > overdue_after:
+                take_vip = bool(vips) and vips[0][0] < standards[0][0]
+            elif vip_streak >= rules.vip_streak_max:
+                take_vip = False
+        chosen = heapq.heappop(vips if take_vip else standards)[2]
+        vip_streak = next_streak(vip_streak, chosen.kind, bool(standards) if take_vip else True)
         result.order.append(chosen)
         result.times.append(clock)
         clock = clock + step

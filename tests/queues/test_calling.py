@@ -122,3 +122,47 @@ def test_every_ticket_is_called_exactly_once():
     waiting = tickets("S60 S44 S30 V20 V9 S8 V7 V6 V5 S4 V3 V2 V1")
     order = calling_order(waiting, 1, NOW, RULES, step=timedelta(minutes=3))
     assert sorted(t.id for t in order) == sorted(t.id for t in waiting)
+
+
+def reference_simulation(waiting, vip_streak, now, rules, step, arrivals):
+    """The rule applied literally: ``pick_next`` on what remains, after every call."""
+    pending = sorted(arrivals, key=lambda t: (t.created_at, t.number))
+    remaining, clock, order = list(waiting), now, []
+    while remaining or pending:
+        while pending and pending[0].created_at <= clock:
+            remaining.append(pending.pop(0))
+        if not remaining:
+            clock = max(clock, pending[0].created_at)
+            continue
+        chosen = pick_next(remaining, vip_streak, clock, rules)
+        remaining.remove(chosen)
+        standard_waiting = any(t.kind != "VIP" for t in remaining) if chosen.kind == "VIP" else True
+        vip_streak = next_streak(vip_streak, chosen.kind, standard_waiting)
+        order.append((chosen.id, clock))
+        clock += step
+    return order
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_simulation_makes_the_same_calls_as_the_rule_applied_call_by_call(seed):
+    import random
+
+    rng = random.Random(seed)
+    rules = Fairness(vip_streak_max=rng.randint(0, 4), max_standard_wait_min=rng.choice([5, 20, 45]))
+    size = rng.randint(0, 60)
+    # Coarse minutes make equal timestamps (ties broken by number) common.
+    waiting = [Waiting(id=f"w{n}", kind=rng.choice(["VIP", "STANDARD", "STANDARD"]),
+                       created_at=NOW - timedelta(minutes=rng.randint(0, 90)), number=rng.randint(0, 5))
+               for n in range(size)]
+    arrivals = [Waiting(id=f"a{n}", kind=rng.choice(["VIP", "STANDARD"]),
+                        created_at=NOW + timedelta(minutes=rng.randint(0, 120)), number=10**9 + n)
+                for n in range(rng.randint(0, 15))]
+    step = timedelta(minutes=rng.choice([0, 1, 3, 7]))
+    streak = rng.randint(0, 5)
+
+    result = simulate(waiting, streak, NOW, rules, step, arrivals)
+
+    expected = reference_simulation(waiting, streak, NOW, rules, step, arrivals)
+    assert [(t.id, at) for t, at in zip(result.order, result.times)] == expected
+    assert all(result.index_of(ticket_id) == index for index, (ticket_id, _) in enumerate(expected))
+    assert result.index_of("nobody") is None
