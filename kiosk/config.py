@@ -52,6 +52,14 @@ def _engine_options(database_url: str) -> dict:
         # A database that hangs (host gone, not refusing) fails a request in
         # seconds (503) instead of holding a worker for the OS TCP timeout.
         options["connect_args"] = {"connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "3"))}
+        # A gevent worker runs many requests at once. With SQLAlchemy's
+        # default of 5 kept connections, a burst opened and closed overflow
+        # connections (a Postgres backend each, plus SET ROLE): checkouts
+        # took 100-480 ms in the load test. Keep more; Postgres' default
+        # max_connections (100) must cover web workers x (size + overflow)
+        # plus the Celery worker (docs/operations.md).
+        options["pool_size"] = int(os.environ.get("DB_POOL_SIZE", "20"))
+        options["max_overflow"] = int(os.environ.get("DB_MAX_OVERFLOW", "10"))
     return options
 
 

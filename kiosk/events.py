@@ -10,7 +10,8 @@ gap). Types published by the services:
   on every ticket change (issue, call, recall, serve, no-show, cancel);
 - ``{"type": "called", "ticket": {"ticket_id", "code", "kind", "counter", "queue_id"}}``
   on call-next and recall (the TV announces it);
-- ``{"type": "queue", "queue_id", "waiting": <count>}`` when a waiting list changes;
+- ``{"type": "queue", "queue_id", "waiting": <count>, "next": [<ticket brief>, ...]}`` when a
+  waiting list changes (``next``: the first tickets in calling order, what a TV shows);
 - ``{"type": "payment", "transaction_id", "status", "ticket_id"}`` when a payment ends;
 - ``{"type": "theme", "theme": {...}}`` when the establishment's theme changes.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -72,13 +73,21 @@ def publish(establishment_id, payload: dict) -> None:
         log.warning("event publish failed", extra={"establishment_id": str(establishment_id)})
 
 
-def ticket_changed(establishment_id, payload: dict) -> None:
-    """After commit: invalidate the establishment's cache, then publish the event."""
+def ticket_changed(establishment_id, payload: dict, warm: dict[str, tuple[Any, int]] | None = None) -> None:
+    """After commit: invalidate the establishment's cache, then publish the event.
+
+    ``warm`` maps cache names to ``(value, ttl)`` computed inside the
+    transaction: stored under the generation this invalidation created, so the
+    reads that follow the change do not all recompute it.
+    """
 
     def _notify() -> None:
-        from kiosk.stats.cache import invalidate
+        from kiosk.stats.cache import invalidate, store
 
-        invalidate(establishment_id)
+        generation = invalidate(establishment_id)
         publish(establishment_id, payload)
+        if generation is not None:
+            for name, (value, ttl) in (warm or {}).items():
+                store(establishment_id, name, value, generation, ttl)
 
     after_commit(_notify)

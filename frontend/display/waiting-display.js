@@ -140,7 +140,11 @@
       state.now_serving = without(state.now_serving, m.ticket_id);
       (state.queues || []).forEach(function (q) { q.next = without(q.next, m.ticket_id); });
     } else if (m.type === 'queue') {
-      (state.queues || []).forEach(function (q) { if (q.id === m.queue_id && typeof m.waiting === 'number') q.waiting = m.waiting; });
+      (state.queues || []).forEach(function (q) {
+        if (q.id !== m.queue_id) return;
+        if (typeof m.waiting === 'number') q.waiting = m.waiting;
+        if (Array.isArray(m.next)) q.next = m.next; // the server's calling order, as of this change
+      });
     } else if (m.type === 'theme' && m.theme) {
       state.theme = Object.assign({ sounds: state.theme && state.theme.sounds }, m.theme);
     }

@@ -17,11 +17,17 @@ Why it is cheap at 1,000 screens:
 
 Ordering: a screen is "held" while its snapshot is built; events that arrive
 meanwhile are kept and sent after the snapshot, minus those it already covers
-(seq not above the snapshot's). After queue changes the hub pushes one fresh
-snapshot per establishment, marked ``"refresh": true`` (debounced), because
-the order of the next tickets is computed on the server. After the
-subscriber reconnects (Redis restarted: events were lost, and the seq counter
-may have restarted), every screen gets an unconditional snapshot.
+(seq not above the snapshot's). A ``queue`` event carries the next tickets in
+calling order, computed once by the request that changed the queue, so
+screens follow changes from events alone. Snapshots marked
+``"refresh": true`` are pushed per establishment: soon after a theme or
+calling-settings change (the event does not carry everything), and at most
+every ``SAFETY_REFRESH_SECONDS`` after other changes, which bounds how long
+a screen can show a list that two simultaneous changes left slightly stale.
+Rebuilding a snapshot after every change instead cost 40 % of a web worker's
+CPU under load (docs/load-test.md). After the subscriber reconnects (Redis
+restarted: events were lost, and the seq counter may have restarted), every
+screen gets an unconditional snapshot.
 """
 from __future__ import annotations
 
@@ -42,9 +48,11 @@ PATTERN = "est:*:events"
 # Forwarded to screens byte for byte; other event types are reduced to their
 # seq, so screens see no gap and learn nothing they do not need.
 FORWARDED = {"called", "ticket", "queue", "theme"}
-# A theme event carries colours but not the chime URLs: a snapshot completes it.
-REFRESHING = {"ticket", "queue", "theme"}
+# A theme event carries colours but not the chime URLs, and a settings change
+# reorders every queue: a snapshot soon completes them.
+REFRESH_SOON = {"theme", "settings"}
 REFRESH_DELAY_SECONDS = 0.25
+SAFETY_REFRESH_SECONDS = 15.0
 MAX_BACKLOG_BYTES = 256 * 1024
 MAX_HELD_EVENTS = 500
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
@@ -190,7 +198,7 @@ class Hub:
         self._app = None
         self._subscribed = threading.Event()
         self._last_seq: dict[str, int] = {}
-        self._refreshing: set[tuple[str, bool]] = set()
+        self._refreshing: set[tuple[str, bool, float]] = set()
         self._stopping = threading.Event()
         self.snapshot_builder: Callable[[str], tuple[str, int]] | None = None
 
@@ -318,8 +326,10 @@ class Hub:
         if seq is not None and last is not None and seq < last - 100:
             # The counter went far back: Redis lost it. Resync everyone there.
             self.schedule_snapshot(establishment_id, refresh=False)
-        elif kind in REFRESHING:
+        elif kind in REFRESH_SOON:
             self.schedule_snapshot(establishment_id, refresh=True)
+        elif kind in FORWARDED:
+            self.schedule_snapshot(establishment_id, refresh=True, delay=SAFETY_REFRESH_SECONDS)
 
     # --- snapshots pushed by the hub ----------------------------------------------
 
@@ -329,20 +339,21 @@ class Hub:
         for establishment_id in establishments:
             self.schedule_snapshot(establishment_id, refresh=False)
 
-    def schedule_snapshot(self, establishment_id: str, *, refresh: bool) -> None:
-        """Push one snapshot to every screen of an establishment, soon (debounced)."""
-        key = (establishment_id, refresh)
+    def schedule_snapshot(self, establishment_id: str, *, refresh: bool, delay: float | None = None) -> None:
+        """Push one snapshot to every screen of an establishment after ``delay`` (debounced)."""
+        delay = REFRESH_DELAY_SECONDS if delay is None else delay
+        key = (establishment_id, refresh, delay)
         with self._lock:
             if key in self._refreshing:
                 return
             self._refreshing.add(key)
-        threading.Thread(target=self._push_snapshot, args=(establishment_id, refresh),
+        threading.Thread(target=self._push_snapshot, args=(establishment_id, refresh, delay),
                          name="display-refresh", daemon=True).start()
 
-    def _push_snapshot(self, establishment_id: str, refresh: bool) -> None:
-        time.sleep(REFRESH_DELAY_SECONDS)
+    def _push_snapshot(self, establishment_id: str, refresh: bool, delay: float) -> None:
+        time.sleep(delay)
         with self._lock:
-            self._refreshing.discard((establishment_id, refresh))
+            self._refreshing.discard((establishment_id, refresh, delay))
         if not self.clients(establishment_id) or self.snapshot_builder is None:
             return
         try:

@@ -26,14 +26,13 @@ from kiosk.display.models import Display
 from kiosk.events import after_commit, publish, seq_key
 from kiosk.extensions import db, redis_client
 from kiosk.queues.models import Queue, Ticket
-from kiosk.queues.services import local_day, queue_estimates
+from kiosk.queues.services import NEXT_TICKETS, local_day, queue_estimates
 from kiosk.tenancy import get_or_404, system_scope, tenant_scope
 
 log = logging.getLogger(__name__)
 
 QUIET_AFTER_SECONDS = 120
 HEARTBEAT_WRITE_SECONDS = 60
-NEXT_TICKETS = 5
 RECENT_CALLS = 8
 SNAPSHOT_MEMO_SECONDS = 2.0
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -236,21 +235,17 @@ def _ticket_brief(ticket: Ticket) -> dict:
             "queue_id": str(ticket.queue_id)}
 
 
-def _next_tickets(queues: list[Queue]) -> dict[uuid.UUID, list[Ticket]]:
+def _next_tickets(queues: list[Queue]) -> dict[uuid.UUID, list[dict]]:
     """The next waiting tickets of each queue, in the order the calling rule will call them."""
-    result: dict[uuid.UUID, list[Ticket]] = {}
+    result: dict[uuid.UUID, list[dict]] = {}
     for queue in queues:
         try:
-            order = queue_estimates(queue)["order"][:NEXT_TICKETS]
+            result[queue.id] = queue_estimates(queue)["next"]
         except Exception:  # noqa: BLE001 - a TV must keep showing something if the estimator fails
             log.exception("calling order unavailable; the TV shows VIP first, then oldest")
-            result[queue.id] = list(db.session.scalars(
+            result[queue.id] = [_ticket_brief(t) for t in db.session.scalars(
                 sa.select(Ticket).where(Ticket.queue_id == queue.id, Ticket.status == "WAITING")
-                .order_by((Ticket.kind == "VIP").desc(), Ticket.created_at).limit(NEXT_TICKETS)))
-            continue
-        ids = [uuid.UUID(ticket_id) for ticket_id in order]
-        tickets = {t.id: t for t in db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids)))} if ids else {}
-        result[queue.id] = [tickets[i] for i in ids if i in tickets and tickets[i].status == "WAITING"]
+                .order_by((Ticket.kind == "VIP").desc(), Ticket.created_at).limit(NEXT_TICKETS))]
     return result
 
 
@@ -280,7 +275,7 @@ def build_snapshot(establishment_id) -> dict:
                               "timezone": establishment.timezone, "locale": establishment.locale},
             "theme": theme_for(establishment),
             "queues": [{"id": str(q.id), "name": q.name, "prefix": q.prefix, "waiting": waiting.get(q.id, 0),
-                        "next": [_ticket_brief(t) for t in upcoming[q.id]]} for q in queues],
+                        "next": upcoming[q.id]} for q in queues],
             "now_serving": _now_serving(called),
             "recent_calls": [{**_ticket_brief(t), "counter": t.counter, "called_at": _iso(t.called_at),
                               "call_count": t.call_count} for t in called[:RECENT_CALLS]],

@@ -32,6 +32,7 @@ class Waiting:
     kind: str  # "STANDARD" | "VIP"
     created_at: datetime
     number: int = 0  # tie-break within a kind when two tickets share a timestamp
+    code: str = ""  # as printed on the ticket, for what a TV shows next
 
 
 @dataclass(frozen=True)

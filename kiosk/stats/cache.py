@@ -49,11 +49,28 @@ def reset_outage() -> None:
     _skip_until = 0.0
 
 
-def invalidate(establishment_id) -> None:
+def invalidate(establishment_id) -> int | None:
+    """Drop every entry of the establishment; the new generation, or None if Redis failed."""
     try:
-        redis_client.incr(_gen_key(establishment_id))
+        return int(redis_client.incr(_gen_key(establishment_id)))
     except Exception:  # noqa: BLE001
         _redis_failed(establishment_id, "invalidate")
+        return None
+
+
+def store(establishment_id, name: str, value: Any, generation: int, ttl: int = DEFAULT_TTL) -> None:
+    """Cache a value computed for ``generation`` (the one this change's ``invalidate`` returned).
+
+    If another change bumped the generation since, the entry is simply never
+    served. Best effort: a failure only costs a recomputation.
+    """
+    if time.monotonic() < _skip_until:
+        return
+    try:
+        redis_client.set(f"cache:{establishment_id}:{name}", str(generation).encode() + b"\n" + _encode(value),
+                         ex=ttl)
+    except Exception:  # noqa: BLE001
+        _redis_failed(establishment_id, "write")
 
 
 def cached(establishment_id, name: str, compute: Callable[[], Any], ttl: int = DEFAULT_TTL, *,

@@ -109,6 +109,7 @@ def test_the_hub_dispatches_from_the_in_process_redis_to_the_right_establishment
     snapshots = []
     hub.snapshot_builder = lambda est: (snapshots.append(est) or json.dumps({"type": "snapshot", "seq": 3}), 3)
     monkeypatch.setattr(hub_module, "REFRESH_DELAY_SECONDS", 0.01)
+    monkeypatch.setattr(hub_module, "SAFETY_REFRESH_SECONDS", 0.2)
     server, peer = pair
     other_server, other_peer = socket.socketpair()
     mine, theirs = make_client(server, "e1"), make_client(other_server, "e2")
@@ -118,12 +119,19 @@ def test_the_hub_dispatches_from_the_in_process_redis_to_the_right_establishment
     fake.publish("est:e1:events", json.dumps({"type": "called", "seq": 1, "ticket": {"code": "A-001"}}))
     fake.publish("est:e1:events", json.dumps({"type": "payment", "seq": 2, "transaction_id": "secret-ish"}))
     fake.publish("est:e1:events", json.dumps({"type": "ticket", "seq": 3, "status": "WAITING"}))
-    received = read_frames(peer, 5)
-    assert [m["type"] for m in received] == ["snapshot", "called", "payment", "ticket", "snapshot"]
+    fake.publish("est:e1:events", json.dumps({"type": "queue", "seq": 4, "waiting": 1, "next": []}))
+    started = time.monotonic()
+    received = read_frames(peer, 6)
+    assert [m["type"] for m in received] == ["snapshot", "called", "payment", "ticket", "queue", "snapshot"]
     assert received[1]["ticket"]["code"] == "A-001"
     assert received[2] == {"type": "payment", "seq": 2}  # screens get the seq, not the payload
-    assert received[4]["refresh"] is True  # the queue changed: a fresh snapshot follows
+    # Events carry what changed; one safety refresh follows a burst of them, not one per event.
+    assert received[5]["refresh"] is True and time.monotonic() - started >= 0.15
     assert snapshots == ["e1"]
+    fake.publish("est:e1:events", json.dumps({"type": "theme", "seq": 5, "theme": {"primary": "#000000"}}))
+    received = read_frames(peer, 2)
+    assert [m["type"] for m in received] == ["theme", "snapshot"]  # a theme change is completed soon
+    assert snapshots == ["e1", "e1"]
     other_peer.settimeout(0.3)
     assert len(read_frames(other_peer, 2, timeout=0.3)) == 1  # only its own snapshot
     hub.detach(mine)

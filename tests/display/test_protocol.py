@@ -56,19 +56,23 @@ def test_events_follow_in_seq_order_and_only_for_the_own_establishment(app, worl
         ws.close()
 
 
-def test_a_queue_change_pushes_a_refreshed_snapshot_with_the_next_tickets(app, world, live_server):
+def test_a_queue_change_sends_the_next_tickets_in_calling_order_with_the_event(app, world, live_server):
     ws = connect(live_server, world.a.display_token)
     try:
         receive(ws)
         issue(app, world.a.id, world.a.queue_id, "VIP")
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            message = receive(ws)
-            if message["type"] == "snapshot":
-                break
-        assert message.get("refresh") is True
-        codes = [(t["code"], t["vip"]) for t in message["queues"][0]["next"]]
+        message = receive(ws, skip=("ping", "ticket"))
+        assert message["type"] == "queue" and message["queue_id"] == str(world.a.queue_id)
+        assert message["waiting"] == 2
+        codes = [(t["code"], t["vip"]) for t in message["next"]]
         assert codes == [("V-001", True), ("A-001", False)]  # VIP first, marked
+        # The snapshot a reconnecting TV gets says the same.
+        fresh = connect(live_server, world.a.display_token)
+        try:
+            snapshot = receive(fresh)
+            assert snapshot["queues"][0]["next"] == message["next"]
+        finally:
+            fresh.close()
     finally:
         ws.close()
 
