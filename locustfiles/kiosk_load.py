@@ -40,8 +40,12 @@ SEED = json.load(open(os.environ.get("LOAD_SEED", "reports/seed.json")))
 SCENARIO = os.environ.get("LOAD_SCENARIO", "baseline")
 REPORT_DIR = os.environ.get("LOAD_REPORT_DIR", "reports")
 
-# Per-user request rate: every identity stays well under 100/min.
-DEVICE_RPS = float(os.environ.get("LOAD_DEVICE_RPS", "0.5"))
+# Per-user task rates: every identity stays well under 100 requests/min. They
+# are set so that, with the weights below, counters call about as many tickets
+# as kiosks and staff issue (about 1.2 issued per call): a busy day, not a waiting
+# list growing without end (which made every estimate slower as a run went on).
+# Per 10 users: 3 kiosks issue 0.75 tickets/s, 6 agents issue 0.3 and call 0.9.
+DEVICE_RPS = float(os.environ.get("LOAD_DEVICE_RPS", "0.25"))
 # The firmware polls its payment every 0.5 s; the device-seen lag is quantised by it
 # (verify.py reports the server-side created->confirmed lag without that step).
 POLL_SECONDS = float(os.environ.get("LOAD_POLL_SECONDS", "0.5"))
@@ -76,6 +80,12 @@ def poisson_throughput(rate: float):
         return max(0.0, next_start - now)
 
     return wait_time
+
+
+def stagger(rate: float) -> None:
+    """Start a user's first task at a random point of its period (Locust runs it at
+    once on spawn: 60 users spawned in half a second would all fire together)."""
+    gevent.sleep(random.uniform(0, 1 / rate))
 
 
 def _take(cycle):
@@ -138,12 +148,13 @@ class DeviceUser(FastHttpUser):
     """A kiosk: a coin goes in, it posts the payment (retrying like the
     firmware: same transaction_id, fresh nonce), then polls for the ticket."""
 
-    weight = 5
+    weight = 3
     wait_time = poisson_throughput(DEVICE_RPS)
 
     def on_start(self):
         self.establishment, device = _take(_devices)
         self.device_id, self.secret = device["device_id"], device["secret_key"]
+        stagger(DEVICE_RPS)
 
     def _signed(self, method: str, path: str, body: bytes = b"", name: str | None = None):
         headers = signed_headers(self.device_id, self.secret, method, path, body)
@@ -206,9 +217,9 @@ class DeviceUser(FastHttpUser):
 
 
 class StaffUser(FastHttpUser):
-    """An agent at a counter: call next, serve, look at the queue."""
+    """An agent at a counter: call next, serve, issue a ticket at the desk, look at the queue."""
 
-    weight = 4
+    weight = 6
     wait_time = poisson_throughput(STAFF_RPS)
 
     def on_start(self):
@@ -216,12 +227,13 @@ class StaffUser(FastHttpUser):
         self.counter = str(random.randint(1, 9))
         self.current = None
         self.headers = {"Authorization": f"Bearer {staff_token(email)}"}
+        stagger(STAFF_RPS)
 
     @property
     def queue_id(self) -> str:
         return random.choice(self.establishment["queues"])
 
-    @task(3)
+    @task(6)
     def call_next_and_serve(self):
         if self.current:
             self.client.post(f"/api/tickets/{self.current}/serve", headers=self.headers,
@@ -233,7 +245,7 @@ class StaffUser(FastHttpUser):
         if response.status_code == 200:
             self.current = response.json()["ticket_id"]
 
-    @task(2)
+    @task(1)
     def issue_standard(self):
         self.client.post(f"/api/queues/{self.queue_id}/tickets", json={"kind": "STANDARD"}, headers=self.headers,
                          name="/api/queues/[id]/tickets")
@@ -242,9 +254,13 @@ class StaffUser(FastHttpUser):
     def look_at_queue(self):
         self.client.get(f"/api/queues/{self.queue_id}", headers=self.headers, name="/api/queues/[id]")
 
+    @task(1)
+    def dashboard_queues(self):
+        self.client.get("/dashboard/queues", headers=self.headers, name="/dashboard/queues")
+
 
 class ManagerUser(FastHttpUser):
-    """A manager watching revenue."""
+    """A manager watching revenue: the dashboard page and the figures it loads."""
 
     weight = 1
     wait_time = poisson_throughput(STAFF_RPS / 2)
@@ -252,8 +268,13 @@ class ManagerUser(FastHttpUser):
     def on_start(self):
         self.establishment, email = _take(_managers)
         self.headers = {"Authorization": f"Bearer {staff_token(email)}"}
+        stagger(STAFF_RPS / 2)
 
-    @task
+    @task(1)
+    def dashboard(self):
+        self.client.get("/dashboard", headers=self.headers, name="/dashboard")
+
+    @task(2)
     def revenue(self):
         today = time.strftime("%Y-%m-%d")
         month_start = time.strftime("%Y-%m-01")
@@ -322,9 +343,10 @@ DisplayUser.fixed_count = DISPLAYS
 
 def http_users_for(requests_per_second: float) -> int:
     """HTTP users needed for a target rate (each user runs at a constant throughput)."""
-    weights = {DeviceUser: 5, StaffUser: 4, ManagerUser: 1}
-    # A device task is one POST plus ~2 status polls; managers send 2 requests a task.
-    rates = {DeviceUser: DEVICE_RPS * 2.5, StaffUser: STAFF_RPS, ManagerUser: STAFF_RPS}
+    weights = {DeviceUser: DeviceUser.weight, StaffUser: StaffUser.weight, ManagerUser: ManagerUser.weight}
+    # A device task is one POST plus ~2 status polls (a free ticket is one request);
+    # a manager task is the dashboard page (1 request) or the revenue figures (2).
+    rates = {DeviceUser: DEVICE_RPS * 2.5, StaffUser: STAFF_RPS, ManagerUser: STAFF_RPS / 2 * 5 / 3}
     per_user = sum(weights[c] * rates[c] for c in weights) / sum(weights.values())
     return max(1, round(requests_per_second / per_user))
 

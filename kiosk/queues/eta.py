@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from statistics import NormalDist
 from typing import Any, Sequence
 
@@ -109,9 +110,15 @@ def model_from_history(mean_service_seconds: float | None, open_counters: int, r
                     free_counters=max(0, open_counters - busy_counters))
 
 
+@lru_cache(maxsize=64)
+def _normal_quantile(probability: float) -> float:
+    # Only a handful of probabilities are ever asked for, a few hundred times per estimate.
+    return NormalDist().inv_cdf(probability)
+
+
 def gamma_quantile(probability: float, shape: float, scale: float) -> float:
     """Quantile of a Gamma law (Wilson-Hilferty approximation, good for shape >= ~0.5)."""
-    z = NormalDist().inv_cdf(probability)
+    z = _normal_quantile(probability)
     cube = 1 - 1 / (9 * shape) + z / (3 * math.sqrt(shape))
     return max(0.0, shape * scale * max(0.0, cube) ** 3)
 
