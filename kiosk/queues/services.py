@@ -25,7 +25,7 @@ from kiosk.events import ticket_changed
 from kiosk.extensions import db
 from kiosk.queues import eta as eta_model
 from kiosk.queues import theme as theme_rules
-from kiosk.queues.calling import Fairness, Waiting, calling_order, streak_from_history
+from kiosk.queues.calling import Fairness, Waiting, calling_order, next_streak, streak_from_history
 from kiosk.queues.models import Queue, Ticket, TicketSequence
 from kiosk.stats.cache import cached
 from kiosk.tenancy import get_or_404, require_establishment_id, system_scope
@@ -269,7 +269,11 @@ def compute_estimates(queue: Queue, now: datetime | None = None) -> dict:
     rules = fairness_of(current_establishment())
     waiting = _waiting(queue.id)
     streak = current_vip_streak(queue.id, rules, now)
-    model = eta_inputs(queue, now)
+    return _estimates_from(queue, now, rules, waiting, streak, eta_inputs(queue, now))
+
+
+def _estimates_from(queue: Queue, now: datetime, rules: Fairness, waiting: list[Waiting], streak: int,
+                    model: eta_model.EtaModel) -> dict:
     estimates = eta_model.estimate_all(waiting, streak, now, rules, model)
     order = sorted(estimates.items(), key=lambda item: item[1].position)
     by_id = {ticket.id: ticket for ticket in waiting}
@@ -396,7 +400,8 @@ def _publish_queue(queue: Queue) -> None:
     _publish_waiting_list(queue.establishment_id, queue.id, queue, {"active": queue.active, "name": queue.name})
 
 
-def _publish_waiting_list(establishment_id, queue_id, queue: Queue, extra: dict | None = None) -> None:
+def _publish_waiting_list(establishment_id, queue_id, queue: Queue, extra: dict | None = None, *,
+                          estimates: dict | None = None) -> None:
     """The ``queue`` event, with the waiting count and the next tickets as this transaction leaves them.
 
     TVs take the next tickets from the event itself, so no web process has to
@@ -407,7 +412,7 @@ def _publish_waiting_list(establishment_id, queue_id, queue: Queue, extra: dict 
     commit is missing from both until the next change of the queue, the
     15 s TTL, or the TVs' periodic refresh (kiosk/display/hub.py).
     """
-    estimates = compute_estimates(queue)
+    estimates = estimates if estimates is not None else compute_estimates(queue)
     ticket_changed(establishment_id, {"type": "queue", "queue_id": str(queue_id), "waiting": len(estimates["order"]),
                                       "next": estimates["next"], **(extra or {})},
                    warm={f"queue-estimates:{queue_id}": (estimates, ESTIMATES_TTL_SECONDS)})
@@ -450,7 +455,14 @@ def call_next(queue: Queue, counter: str, now: datetime | None = None) -> Ticket
     ticket.called_at = now
     ticket.call_count = (ticket.call_count or 0) + 1
     db.session.flush()
-    _publish_ticket(ticket, waiting_changed=True, called=True)
+    # The list and streak after this call follow from what was just read: the
+    # queue event's estimates need no second read of them (call-next is the
+    # most frequent write). The model is re-read: this counter may be new.
+    left = [t for t in waiting if t.id != ticket.id]
+    streak_after = next_streak(streak, ticket.kind, any(t.kind != "VIP" for t in left))
+    estimates = _estimates_from(queue, now, rules, left, streak_after, eta_inputs(queue, now))
+    _publish_ticket(ticket, called=True)
+    _publish_waiting_list(queue.establishment_id, queue.id, queue, estimates=estimates)
     db.session.commit()
     return ticket
 

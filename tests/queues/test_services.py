@@ -171,3 +171,37 @@ def test_ticket_by_token_crosses_tenants_but_not_for_unknown_tokens(app, world):
         for bad in ("x" * 32, "short", "../../etc/passwd", ""):
             with pytest.raises(NotFound):
                 services.ticket_by_token(bad)
+
+
+@pytest.mark.parametrize("streak_max", [0, 1, 3])
+def test_call_next_publishes_the_same_estimates_as_a_fresh_read(scope, monkeypatch, streak_max):
+    """call-next derives the event's estimates from what it read to pick the ticket;
+    they must equal what reading the queue again after the commit gives."""
+    from kiosk.auth.models import Establishment
+
+    establishment = db.session.execute(sa.select(Establishment)).scalar_one()
+    establishment.vip_streak_max = streak_max
+    queue = queue_of(scope)
+    now = datetime.now(timezone.utc)
+    db.session.query(Ticket).delete()
+    specs = [("STANDARD", 50), ("VIP", 30), ("STANDARD", 20), ("VIP", 12), ("VIP", 8), ("STANDARD", 5), ("VIP", 1)]
+    for kind, minutes in specs:
+        _ticket(queue, kind, now - timedelta(minutes=minutes))
+    _ticket(queue, "VIP", now - timedelta(minutes=90), called=now - timedelta(minutes=60), status="SERVED",
+            counter="7")
+    published = []
+    monkeypatch.setattr(services, "ticket_changed",
+                        lambda establishment_id, payload, warm=None: published.append((payload, warm)))
+
+    for minute, counter in enumerate(("1", "2", "1", "3", "2", "4")):
+        now += timedelta(minutes=minute)  # calls a few minutes apart, as at a real counter
+        called = services.call_next(queue, counter, now=now)
+        events = {payload["type"]: (payload, warm) for payload, warm in published}
+        published.clear()
+        payload, warm = events["queue"]
+        (sent, _ttl), = warm.values()
+        fresh = services.compute_estimates(queue, now)
+        assert sent == fresh
+        assert payload["next"] == fresh["next"] and payload["waiting"] == len(fresh["order"])
+        assert str(called.id) not in fresh["tickets"]
+        assert events["called"][0]["ticket"]["code"] == called.code
