@@ -1,7 +1,10 @@
 """Sample CPU and memory of the stack's processes every few seconds into a CSV.
 
 Usage: python locustfiles/monitor.py reports/resources.csv name=PID [name=PID ...]
-Children (gunicorn and celery workers) are summed into their parent's row.
+Children (gunicorn and celery workers) are summed into their parent's row;
+100 % is one core. A last row per sample, ``machine``, is the whole machine
+(all cores busy = 100 % x cores), so what the listed processes leave to the
+rest (the kernel, Locust's own children) shows too.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ def main() -> None:
         writer = csv.writer(f)
         writer.writerow(["time", "process", "cpu_percent", "rss_mb", "processes"])
         procs = {}
+        cores = psutil.cpu_count() or 1
+        psutil.cpu_percent(None)
         while True:
             now = round(time.time())
             for name, parent in targets.items():
@@ -35,6 +40,9 @@ def main() -> None:
                     except psutil.NoSuchProcess:
                         pass
                 writer.writerow([now, name, round(cpu, 1), round(rss / 2**20, 1), len(family)])
+            used = psutil.virtual_memory()
+            writer.writerow([now, "machine", round(psutil.cpu_percent(None) * cores, 1),
+                             round((used.total - used.available) / 2**20, 1), 0])
             f.flush()
             time.sleep(5)
 

@@ -37,10 +37,28 @@ if resources:
         print(f"| {name} | {sum(cpus) / len(cpus):.0f} | {max(cpus):.0f} | {max(m for _, m in samples):.0f} |")
 windows = thresholds.get("windows") or []
 if windows:
-    print("\n| step target req/s | users | measured req/s | p95 ms | payment lag median s |")
-    print("|---:|---:|---:|---:|---:|")
-    seen = {}
+    # One row per step. HTTP req/s from the request counter (Locust's current_rps
+    # also counts WebSocket frames); p95 is the worst 10 s window of the step;
+    # CPU is each process's mean over the step (100 % = one core).
+    steps: dict[float, list[dict]] = defaultdict(list)
     for w in windows:
-        seen[w["step_rps"]] = w  # last window of each step
-    for step, w in seen.items():
-        print(f"| {step} | {w['users']} | {w['current_rps']} | {w['p95_ms']} | {w['payment_lag_median_s']} |")
+        steps[w["step_rps"]].append(w)
+    names = list(dict.fromkeys(r["process"] for r in resources))
+    print("\n| step target req/s | users | HTTP req/s | worst p95 ms | payment lag median s | "
+          + " | ".join(f"{n} CPU %" for n in names) + " |")
+    print("|---:|---:|---:|---:|---:|" + "---:|" * len(names))
+    previous = None
+    for step, ws in steps.items():
+        first = previous or ws[0]
+        last = ws[-1]
+        seconds = max(1, last["t"] - first["t"])
+        rate = (last["requests"] - first["requests"]) / seconds
+        start = first["t"]
+        cpu = []
+        for name in names:
+            samples = [float(r["cpu_percent"]) for r in resources
+                       if r["process"] == name and start < int(r["time"]) <= last["t"]]
+            cpu.append(f"{sum(samples) / len(samples):.0f}" if samples else "-")
+        print(f"| {step:g} | {last['users']} | {rate:.0f} | {max(w['p95_ms'] for w in ws):.0f} | "
+              f"{last['payment_lag_median_s']} | " + " | ".join(cpu) + " |")
+        previous = last
