@@ -67,10 +67,7 @@ def require_establishment_id() -> uuid.UUID:
 
 def set_current_establishment(establishment_id) -> object:
     """Set the tenant for the rest of this context; returns a reset token."""
-    value = _as_uuid(establishment_id)
-    token = _current.set(value)
-    _apply_rls_now()
-    return token
+    return _current.set(_as_uuid(establishment_id))
 
 
 def reset_current_establishment(token) -> None:
@@ -80,24 +77,20 @@ def reset_current_establishment(token) -> None:
 @contextmanager
 def tenant_scope(establishment_id) -> Iterator[uuid.UUID]:
     token = _current.set(_as_uuid(establishment_id))
-    _apply_rls_now()
     try:
         yield _current.get()
     finally:
         _current.reset(token)
-        _apply_rls_now()
 
 
 @contextmanager
 def system_scope() -> Iterator[None]:
     """Cross-tenant access, for the few lookups that need it by design."""
     token = _system.set(True)
-    _apply_rls_now()
     try:
         yield
     finally:
         _system.reset(token)
-        _apply_rls_now()
 
 
 def in_system_scope() -> bool:
@@ -153,8 +146,19 @@ def _stamp_new_rows(session: Session, flush_context, instances) -> None:
 
 
 # --- Postgres row-level security -------------------------------------------
+#
+# ``app.establishment_id`` and ``app.system`` must match the scope of every
+# statement. They are set lazily, at the engine's lowest level: before a
+# statement runs, if the scope differs from what this transaction last set,
+# the ``set_config`` calls are prepended to the statement itself (psycopg2
+# sends both in one round trip and returns the last result). Every statement
+# is covered, raw SQL included, and a request pays no round trip for it:
+# setting it on each transaction begin and scope change used to cost three
+# round trips per signed request, each one a wait on a busy gevent worker.
 
-_rls_sessions_enabled = False
+_RLS_INFO = "kiosk_rls_settings"
+_SET_RLS = ("SELECT set_config('app.establishment_id', %(tid)s, true), "
+            "set_config('app.system', %(system)s, true)")
 
 
 def _rls_settings() -> dict:
@@ -162,39 +166,53 @@ def _rls_settings() -> dict:
     return {"tid": str(tid) if tid else "", "system": "on" if _system.get() else "off"}
 
 
-_SET_RLS = sa.text(
-    "SELECT set_config('app.establishment_id', :tid, true), set_config('app.system', :system, true)"
-)
+def _set_config_sql(settings: dict) -> str:
+    # Inlined, not bound: the statement that follows brings its own parameters.
+    # Both values are generated here (a UUID's text, "on"/"off"), never user text.
+    return (f"SELECT set_config('app.establishment_id', '{settings['tid']}', true), "
+            f"set_config('app.system', '{settings['system']}', true); ")
 
 
-def _set_rls_on_begin(session: Session, transaction, connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(_SET_RLS, _rls_settings())
+# A setting made just before ROLLBACK TO SAVEPOINT would be undone by it; the
+# statement after it sets them again (the rollback_savepoint event forgets them).
+_SAVEPOINT_STATEMENTS = ("SAVEPOINT", "ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT")
 
 
-def _apply_rls_now() -> None:
-    """Scopes can change inside an open transaction: refresh the settings."""
-    if not _rls_sessions_enabled:
+def _rls_before_execute(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    if statement.lstrip()[:21].upper().startswith(_SAVEPOINT_STATEMENTS):
+        return statement, parameters
+    settings = _rls_settings()
+    if conn.info.get(_RLS_INFO) == settings:
+        return statement, parameters
+    conn.info[_RLS_INFO] = settings
+    if executemany:
+        cursor.execute(_SET_RLS, settings)
+        return statement, parameters
+    return _set_config_sql(settings) + statement, parameters
+
+
+def _forget_rls_settings(conn, *args) -> None:  # noqa: ANN001
+    # set_config(..., true) lasts until the transaction (or savepoint) ends.
+    conn.info.pop(_RLS_INFO, None)
+
+
+def _install_rls(engine) -> None:
+    if event.contains(engine, "before_cursor_execute", _rls_before_execute):
         return
-    try:
-        session = db.session()
-    except RuntimeError:  # no app context
-        return
-    if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(_SET_RLS, _rls_settings())
+    event.listen(engine, "before_cursor_execute", _rls_before_execute, retval=True)
+    for name in ("begin", "commit", "rollback", "rollback_savepoint"):
+        event.listen(engine, name, _forget_rls_settings)
 
 
 def init_tenancy(app: Flask) -> None:
-    global _rls_sessions_enabled
     if not event.contains(Session, "do_orm_execute", _filter_tenant_rows):
         event.listen(Session, "do_orm_execute", _filter_tenant_rows)
         event.listen(Session, "before_flush", _stamp_new_rows)
-        event.listen(Session, "after_begin", _set_rls_on_begin)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        _rls_sessions_enabled = True
         role = app.config["DB_APP_ROLE"]
         with app.app_context():
             engine = db.engine
+            _install_rls(engine)
 
             @event.listens_for(engine, "connect")
             def _drop_privileges(dbapi_connection, connection_record):  # noqa: ANN001

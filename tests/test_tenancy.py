@@ -100,6 +100,43 @@ def test_raw_sql_as_app_role_sees_no_other_tenant_rows(app, world, table):
     assert nothing == 0
 
 
+def test_rls_follows_every_scope_change_inside_one_transaction_without_extra_round_trips(app, world):
+    """The RLS settings ride on the next statement after each scope change, raw SQL
+    included, and come back after a rolled-back savepoint; no statement of their own."""
+    statements = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    def establishments_seen() -> set[str]:
+        return set(db.session.execute(sa.text("SELECT establishment_id::text FROM queues")).scalars())
+
+    with app.app_context():
+        engine = db.engine
+        sa.event.listen(engine, "before_cursor_execute", spy)
+        try:
+            with tenant_scope(world.a.id):
+                assert establishments_seen() == {world.a.id}
+                with system_scope():
+                    assert establishments_seen() == {world.a.id, world.b.id}
+                assert establishments_seen() == {world.a.id}  # same transaction, scope back
+                with tenant_scope(world.b.id):
+                    assert establishments_seen() == {world.b.id}
+                    savepoint = db.session.begin_nested()
+                    with tenant_scope(world.a.id):
+                        assert establishments_seen() == {world.a.id}
+                    savepoint.rollback()  # Postgres undoes the settings made inside it
+                    assert establishments_seen() == {world.b.id}
+                assert establishments_seen() == {world.a.id}
+            db.session.rollback()
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", spy)
+    queries = [s for s in statements if "FROM queues" in s]
+    assert len(queries) == 7
+    # Every statement is one round trip; the settings never travel alone.
+    assert not [s for s in statements if "set_config" in s and "FROM queues" not in s and "SAVEPOINT" not in s]
+
+
 def test_raw_sql_insert_for_another_tenant_is_refused_by_rls(app, world):
     with app.app_context(), tenant_scope(world.a.id):
         with pytest.raises(sa.exc.ProgrammingError):

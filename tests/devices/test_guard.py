@@ -281,7 +281,7 @@ def _count_last_seen_updates(app, action) -> int:
     statements = []
 
     def spy(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("UPDATE DEVICES") and "last_seen" in statement:
+        if "UPDATE DEVICES" in statement.upper() and "last_seen" in statement:  # after any RLS prefix
             statements.append(statement)
 
     with app.app_context():
