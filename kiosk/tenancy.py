@@ -157,8 +157,6 @@ def _stamp_new_rows(session: Session, flush_context, instances) -> None:
 # round trips per signed request, each one a wait on a busy gevent worker.
 
 _RLS_INFO = "kiosk_rls_settings"
-_SET_RLS = ("SELECT set_config('app.establishment_id', %(tid)s, true), "
-            "set_config('app.system', %(system)s, true)")
 
 
 def _rls_settings() -> dict:
@@ -186,7 +184,7 @@ def _rls_before_execute(conn, cursor, statement, parameters, context, executeman
         return statement, parameters
     conn.info[_RLS_INFO] = settings
     if executemany:
-        cursor.execute(_SET_RLS, settings)
+        cursor.execute(_set_config_sql(settings))
         return statement, parameters
     return _set_config_sql(settings) + statement, parameters
 

@@ -27,7 +27,7 @@ from kiosk.display.models import Display
 from kiosk.events import after_commit, publish, seq_key
 from kiosk.extensions import db, redis_client
 from kiosk.queues.models import Queue, Ticket
-from kiosk.queues.services import NEXT_TICKETS, local_day, queue_estimates
+from kiosk.queues.services import NEXT_TICKETS, local_day, queue_estimates, ticket_brief
 from kiosk.tenancy import get_or_404, system_scope, tenant_scope
 
 log = logging.getLogger(__name__)
@@ -236,8 +236,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _ticket_brief(ticket: Ticket) -> dict:
-    return {"ticket_id": str(ticket.id), "code": ticket.code, "kind": ticket.kind, "vip": ticket.kind == "VIP",
-            "queue_id": str(ticket.queue_id)}
+    return ticket_brief(ticket, ticket.queue_id)
 
 
 def _next_tickets(queues: list[Queue]) -> dict[uuid.UUID, list[dict]]:

@@ -285,11 +285,12 @@ def _estimates_from(queue: Queue, now: datetime, rules: Fairness, waiting: list[
         "order": [str(ticket_id) for ticket_id, _ in order],
         "tickets": {str(ticket_id): {"position": e.position, "min": e.min_minutes, "max": e.max_minutes}
                     for ticket_id, e in order},
-        "next": [_brief(by_id[ticket_id], queue.id) for ticket_id, _ in order[:NEXT_TICKETS]],
+        "next": [ticket_brief(by_id[ticket_id], queue.id) for ticket_id, _ in order[:NEXT_TICKETS]],
     }
 
 
-def _brief(ticket: Waiting, queue_id) -> dict:
+def ticket_brief(ticket: Ticket | Waiting, queue_id) -> dict:
+    """A ticket as a TV shows it, the same in queue events and in snapshots."""
     return {"ticket_id": str(ticket.id), "code": ticket.code, "kind": ticket.kind, "vip": ticket.kind == "VIP",
             "queue_id": str(queue_id)}
 
@@ -393,15 +394,14 @@ def _publish_ticket(ticket: Ticket, *, waiting_changed: bool = False, called: bo
             "ticket_id": str(ticket.id), "code": ticket.code, "kind": ticket.kind, "counter": ticket.counter,
             "queue_id": str(ticket.queue_id)}})
     if waiting_changed:
-        _publish_waiting_list(establishment_id, ticket.queue_id, get_queue(ticket.queue_id))
+        _publish_waiting_list(get_queue(ticket.queue_id))
 
 
 def _publish_queue(queue: Queue) -> None:
-    _publish_waiting_list(queue.establishment_id, queue.id, queue, {"active": queue.active, "name": queue.name})
+    _publish_waiting_list(queue, {"active": queue.active, "name": queue.name})
 
 
-def _publish_waiting_list(establishment_id, queue_id, queue: Queue, extra: dict | None = None, *,
-                          estimates: dict | None = None) -> None:
+def _publish_waiting_list(queue: Queue, extra: dict | None = None, *, estimates: dict | None = None) -> None:
     """The ``queue`` event, with the waiting count and the next tickets as this transaction leaves them.
 
     TVs take the next tickets from the event itself, so no web process has to
@@ -413,9 +413,10 @@ def _publish_waiting_list(establishment_id, queue_id, queue: Queue, extra: dict 
     15 s TTL, or the TVs' periodic refresh (kiosk/display/hub.py).
     """
     estimates = estimates if estimates is not None else compute_estimates(queue)
-    ticket_changed(establishment_id, {"type": "queue", "queue_id": str(queue_id), "waiting": len(estimates["order"]),
-                                      "next": estimates["next"], **(extra or {})},
-                   warm={f"queue-estimates:{queue_id}": (estimates, ESTIMATES_TTL_SECONDS)})
+    ticket_changed(queue.establishment_id, {"type": "queue", "queue_id": str(queue.id),
+                                            "waiting": len(estimates["order"]), "next": estimates["next"],
+                                            **(extra or {})},
+                   warm={f"queue-estimates:{queue.id}": (estimates, ESTIMATES_TTL_SECONDS)})
 
 
 # --- staff actions --------------------------------------------------------------------------
@@ -462,7 +463,7 @@ def call_next(queue: Queue, counter: str, now: datetime | None = None) -> Ticket
     streak_after = next_streak(streak, ticket.kind, any(t.kind != "VIP" for t in left))
     estimates = _estimates_from(queue, now, rules, left, streak_after, eta_inputs(queue, now))
     _publish_ticket(ticket, called=True)
-    _publish_waiting_list(queue.establishment_id, queue.id, queue, estimates=estimates)
+    _publish_waiting_list(queue, estimates=estimates)
     db.session.commit()
     return ticket
 
