@@ -89,7 +89,8 @@ def months_back(end: date, count: int = 12) -> tuple[str, str]:
 
 # --- CSV export ----------------------------------------------------------------------------
 
-CSV_COLUMNS = ("date", "revenue_minor", "revenue", "currency", "transactions", "vip_count")
+CSV_COLUMNS = ("date", "revenue_minor", "revenue", "currency", "transactions", "vip_count", "refunded_minor",
+               "refunded")
 
 
 def export_rows(date_from: date, date_to: date, locale: str) -> tuple[dict, list[dict]]:
@@ -106,6 +107,9 @@ def export_rows(date_from: date, date_to: date, locale: str) -> tuple[dict, list
         "currency": currency,
         "transactions": day["transactions"],
         "vip_count": vip.get(str(day["date"]), 0),
+        # Revenue is net of these: refunds count on the day they were made.
+        "refunded_minor": day.get("refunded", 0),
+        "refunded": format_money(day.get("refunded", 0), currency, locale),
     } for day in revenue["days"]]
     return revenue, rows
 

@@ -3,20 +3,30 @@
   POST /iot/payments               {"transaction_id", "amount", "currency"?} -> 202 new | 200 retry | 422
   GET  /iot/payments/<id>          the owning device only; else 404
   POST /iot/tickets                {"request_id"} -> 201 first | 200 after (same ticket)
+
+Refunds (manager JWT; a refund is about a paid ticket, so it lives with payments):
+
+  GET  /api/refunds?status=due|refunded      -> 200 {"status", "refunds": [...]}
+  POST /api/tickets/<id>/refund              -> 200 | 404 | 409 already_refunded | 409 not_refundable
 """
 from __future__ import annotations
 
-from flask import Blueprint, g
+from flask import Blueprint, g, request
 
+from kiosk.auth.access import manager_required
 from kiosk.devices.guard import verify_device_signature
 from kiosk.observability import current_request_id
-from kiosk.payments import services
+from kiosk.observability.openapi import document
+from kiosk.payments import refunds, services
 from kiosk.payments.schemas import (FreeTicketCreateSchema, FreeTicketSchema, PaymentAcceptedSchema,
-                                    PaymentCreateSchema, PaymentStatusSchema)
+                                    PaymentCreateSchema, PaymentStatusSchema, RefundListQuerySchema,
+                                    RefundListSchema, RefundSchema)
 from kiosk.web import json_body
 
 # Payment routes live under /iot and share the device signature guard.
 bp = Blueprint("payments", __name__, url_prefix="/iot")
+refunds_bp = Blueprint("refunds", __name__, url_prefix="/api")
+blueprints = [bp, refunds_bp]
 
 # Schemas hold no per-request state: build them once (the ingest is the hot path).
 payment_create = PaymentCreateSchema()
@@ -49,3 +59,20 @@ def create_free_ticket() -> tuple[dict, int]:
     ticket, created = services.issue_free_ticket(g.device, data["request_id"])
     body = {**services.device_ticket(ticket), "request_id": str(data["request_id"])}
     return FreeTicketSchema().dump(body), 201 if created else 200
+
+
+@refunds_bp.get("/refunds")
+@document(responses={200: RefundListSchema}, summary="Paid tickets that ended unserved: due or refunded")
+@manager_required
+def list_refunds() -> dict:
+    query = RefundListQuerySchema().load(request.args)
+    return RefundListSchema().dump({"status": query["status"],
+                                    "refunds": refunds.list_refunds(query["status"], query["limit"])})
+
+
+@refunds_bp.post("/tickets/<ticket_id>/refund")
+@document(responses={200: RefundSchema, 409: "already_refunded | not_refundable"},
+          summary="Record that a paid, unserved ticket's money was handed back")
+@manager_required
+def refund_ticket(ticket_id: str) -> dict:
+    return RefundSchema().dump(refunds.refund_ticket(ticket_id, g.user_id))

@@ -69,3 +69,31 @@ class FreeTicketCreateSchema(Schema):
 
 class FreeTicketSchema(DeviceTicketSchema):
     request_id = fields.String()
+
+
+# --- refunds (manager JWT) --------------------------------------------------------------------
+
+class RefundListQuerySchema(Schema):
+    status = fields.String(load_default="due", validate=validate.OneOf(("due", "refunded")))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+
+
+class RefundSchema(Schema):
+    ticket_id = fields.String()
+    code = fields.String()
+    status = fields.String()
+    amount = fields.Integer()
+    currency = fields.String()
+    transaction_id = fields.String()
+    created_at = fields.String()
+    refunded_at = fields.String(allow_none=True)
+    refunded_by = fields.String(allow_none=True)
+    queue_id = fields.String()
+    queue_name = fields.String(allow_none=True)
+    service_day = fields.String()
+    finished_at = fields.String(allow_none=True)
+
+
+class RefundListSchema(Schema):
+    status = fields.String()
+    refunds = fields.List(fields.Nested(RefundSchema))

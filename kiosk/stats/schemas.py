@@ -57,14 +57,17 @@ class MonthRangeQuerySchema(Schema):
 
 class RevenueDaySchema(Schema):
     date = fields.String(metadata={"description": "YYYY-MM-DD, establishment's local calendar"})
-    revenue = fields.Integer(metadata={"description": "minor units of `currency`"})
+    revenue = fields.Integer(metadata={"description": "minor units of `currency`: CONFIRMED payments that day "
+                                                     "minus the refunds made that day"})
     transactions = fields.Integer(metadata={"description": "CONFIRMED payments that day"})
+    refunded = fields.Integer(metadata={"description": "refunds made that day, minor units"})
 
 
 class RevenueMonthSchema(Schema):
     month = fields.String(metadata={"description": "YYYY-MM, establishment's local calendar"})
     revenue = fields.Integer()
     transactions = fields.Integer()
+    refunded = fields.Integer()
 
 
 class _RevenueBase(Schema):
@@ -72,7 +75,8 @@ class _RevenueBase(Schema):
     timezone = fields.String(metadata={"description": "IANA time zone the days are counted in"})
     from_ = fields.String(data_key="from", attribute="from")
     to = fields.String()
-    total = fields.Integer(metadata={"description": "sum of CONFIRMED amounts, minor units"})
+    total = fields.Integer(metadata={"description": "sum of CONFIRMED amounts net of refunds, minor units"})
+    refunded = fields.Integer(metadata={"description": "refunds made in the range, minor units"})
 
 
 class RevenueDailySchema(_RevenueBase):

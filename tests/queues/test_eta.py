@@ -32,8 +32,8 @@ def test_learned_mean_starts_from_the_default_and_follows_recent_tickets():
 
 
 def test_model_from_history():
-    model = eta.model_from_history(240.0, 3, [200.0, 260.0, 240.0, 220.0, 280.0], 6, busy_counters=2)
-    assert model.counters == 3 and model.free_counters == 1
+    model = eta.model_from_history(240.0, 3, [200.0, 260.0, 240.0, 220.0, 280.0], 6, busy_elapsed=[30.0, 200.0])
+    assert model.counters == 3 and model.free_counters == 1 and model.busy_elapsed == (30.0, 200.0)
     assert model.call_interval_seconds == pytest.approx(80.0)
     assert 0.1 < model.service_cv < 0.4 + 1e-9
     assert model.vip_per_minute == pytest.approx(0.1)
@@ -93,22 +93,27 @@ SCENARIOS = {
 }
 
 
-def calibrate(overrides: dict, seeds) -> tuple[float, float, float, float, int]:
+def calibrate(overrides: dict, seeds) -> tuple[float, float, float, float, int, float, float]:
     observations = [o for seed in seeds for o in run(Day(seed=seed, **overrides))]
     at_issue = [o for o in observations if o.at_issue]
     later = [o for o in observations if not o.at_issue]
     width = statistics.mean(o.max_minutes - o.min_minutes for o in at_issue)
     wait = statistics.mean(o.waited_minutes for o in at_issue)
-    return coverage(at_issue), coverage(later), width, wait, len(at_issue)
+    busy = coverage([o for o in observations if o.busy])
+    quiet = coverage([o for o in observations if not o.busy])
+    return coverage(at_issue), coverage(later), width, wait, len(at_issue), busy, quiet
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_real_waits_fall_inside_the_range_most_of_the_time(name):
     overrides, seeds, min_at_issue, min_later = SCENARIOS[name]
-    at_issue, later, width, wait, tickets = calibrate(overrides, seeds)
+    at_issue, later, width, wait, tickets, busy, quiet = calibrate(overrides, seeds)
     # Shown with -s; docs/queues.md reports these figures.
     print(f"\n{name}: {tickets} tickets, coverage at issue {at_issue:.1%}, on later updates {later:.1%}, "
+          f"every counter busy {busy:.1%}, a counter free {quiet:.1%}, "
           f"mean range width {width:.1f} min for a mean wait of {wait:.1f} min")
     assert at_issue >= min_at_issue and later >= min_later
+    # Busy times are when a wrong "free counter" assumption would show: they must hold up too.
+    assert busy >= min(min_at_issue, min_later) - 0.05
     # Honest, not just wide: a range that always covers by being huge would fail here.
     assert width <= 1.2 * wait + 6
