@@ -6,6 +6,7 @@ Staff (JWT, tenant-filtered; other-tenant ids are 404 before any body check):
   PATCH /api/queues/<id>                manager: name, prefix, active
   POST /api/queues/<id>/tickets         {"kind": "STANDARD"} -> 201 ticket
   POST /api/queues/<id>/call-next       {"counter"} -> 200 ticket | 204
+  POST /api/queues/<id>/close-day       manager: WAITING/CALLED tickets -> EXPIRED now -> 200 {"expired": n}
   GET  /api/tickets/<id>;  POST /api/tickets/<id>/recall|serve|no-show|cancel -> 200 | 409
   GET  /api/settings/calling (staff);   PUT|PATCH /api/settings/calling (manager)
   GET  /api/theme (staff);              PUT /api/theme (manager);  GET /api/theme.css (staff)
@@ -25,9 +26,11 @@ from flask_limiter.util import get_remote_address
 
 from kiosk.auth.access import manager_required, staff_required
 from kiosk.extensions import limiter
-from kiosk.queues import services, tracking
+from kiosk.observability.openapi import document
+from kiosk.queues import closing, services, tracking
 from kiosk.queues import theme as theme_rules
-from kiosk.queues.schemas import (CallingSettingsSchema, CallNextSchema, QueueCreateSchema, QueueDetailSchema,
+from kiosk.queues.schemas import (CallingSettingsSchema, CallNextSchema, CloseDaySchema, QueueCreateSchema,
+                                  QueueDetailSchema,
                                   QueueSchema, QueueUpdateSchema, ThemeOutSchema, ThemeSchema, TicketCreateSchema,
                                   TicketSchema)
 from kiosk.web import json_body, optional_json_body
@@ -88,6 +91,13 @@ def call_next(queue_id: str):
     if ticket is None:
         return Response(status=204)
     return TicketSchema().dump(services.describe_ticket(ticket))
+
+
+@bp.post("/api/queues/<queue_id>/close-day")
+@document(responses={200: CloseDaySchema}, summary="End the service day of one queue now: open tickets expire")
+@manager_required
+def close_day() -> dict:
+    return CloseDaySchema().dump({"expired": closing.close_day(request.view_args["queue_id"])})
 
 
 # --- tickets -----------------------------------------------------------------------------

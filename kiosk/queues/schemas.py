@@ -129,3 +129,7 @@ class ThemeOutSchema(ThemeSchema):
     text = fields.Dict(keys=fields.String(), values=fields.String(),
                        metadata={"description": "text colour used on each theme colour"})
     version = fields.String()
+
+
+class CloseDaySchema(Schema):
+    expired = fields.Integer(metadata={"description": "tickets that were WAITING or CALLED and are now EXPIRED"})

@@ -3,6 +3,7 @@
 Ticket life: WAITING -call-next-> CALLED -serve-> SERVED
                                         -no-show-> NO_SHOW
              WAITING or CALLED -cancel-> CANCELLED;  CALLED -recall-> CALLED
+WAITING or CALLED -end of the service day (closing.py)-> EXPIRED
 Anything else is a 409 ``invalid_transition``. Every change publishes the
 events documented in kiosk/events.py once the transaction commits.
 """
@@ -13,17 +14,17 @@ import re
 import secrets
 import uuid
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
-from kiosk.auth.models import Establishment
+from kiosk.auth.models import Establishment, utcnow
 from kiosk.errors import ApiError, NotFound
 from kiosk.events import ticket_changed
 from kiosk.extensions import db
 from kiosk.queues import eta as eta_model
+from kiosk.queues import service_day as calendar
 from kiosk.queues import theme as theme_rules
 from kiosk.queues.calling import Fairness, Waiting, calling_order, next_streak, streak_from_history
 from kiosk.queues.models import Queue, Ticket, TicketSequence
@@ -37,10 +38,6 @@ ESTIMATES_TTL_SECONDS = 15
 # How many of the next tickets a queue event and a TV snapshot carry.
 NEXT_TICKETS = 5
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def aware(moment: datetime | None) -> datetime | None:
@@ -68,9 +65,14 @@ def _check_prefix_free(prefix: str, queue_id=None) -> None:
         raise ApiError(409, "prefix_taken", _l("Another queue already uses this prefix."), {"prefix": prefix.upper()})
 
 
+def vip_prefix_for(prefix: str) -> str:
+    """VIP codes name their queue (``VA-007`` for queue ``A``): unique across queues, since prefixes are."""
+    return "V" + prefix.upper()
+
+
 def create_queue(name: str, prefix: str) -> Queue:
     _check_prefix_free(prefix)
-    queue = Queue(name=name, prefix=prefix.upper(), vip_prefix="V", active=True)
+    queue = Queue(name=name, prefix=prefix.upper(), vip_prefix=vip_prefix_for(prefix), active=True)
     db.session.add(queue)
     db.session.commit()
     return queue
@@ -92,6 +94,7 @@ def update_queue(queue_id, changes: dict) -> Queue:
     if "prefix" in changes:
         _check_prefix_free(changes["prefix"], queue.id)
         queue.prefix = changes["prefix"].upper()
+        queue.vip_prefix = vip_prefix_for(queue.prefix)
     if "active" in changes:
         queue.active = changes["active"]
     _publish_queue(queue)
@@ -131,8 +134,8 @@ def update_calling_settings(changes: dict) -> dict:
 # --- numbering and issuing ----------------------------------------------------------
 
 def local_day(establishment: Establishment, moment: datetime | None = None) -> date:
-    moment = moment or datetime.now(timezone.utc)
-    return moment.astimezone(ZoneInfo(establishment.timezone)).date()
+    """The establishment's service day at ``moment`` (now by default)."""
+    return calendar.local_day(establishment.timezone, moment or utcnow())
 
 
 def next_number(queue_id: uuid.UUID, service_day: date, kind: str) -> int:
@@ -196,26 +199,28 @@ def issue_ticket(queue: Queue, kind: str = "STANDARD", *, transaction_id=None, r
 
 # --- the calling rule, against the database ---------------------------------------------
 
-def _waiting(queue_id) -> list[Waiting]:
+def _waiting(queue_id, today: date) -> list[Waiting]:
+    # Today's only: a ticket of a past day is never called, even before the beat has expired it.
     rows = db.session.execute(
         sa.select(Ticket.id, Ticket.kind, Ticket.created_at, Ticket.number, Ticket.code)
-        .where(Ticket.queue_id == queue_id, Ticket.status == "WAITING")
+        .where(Ticket.queue_id == queue_id, Ticket.status == "WAITING", Ticket.service_day == today)
         .order_by(Ticket.created_at)
     ).all()
     return [Waiting(id=row.id, kind=row.kind, created_at=aware(row.created_at), number=row.number, code=row.code)
             for row in rows]
 
 
-def current_vip_streak(queue_id, rules: Fairness, now: datetime) -> int:
+def current_vip_streak(queue_id, rules: Fairness, now: datetime, today: date | None = None) -> int:
     """The VIP streak, derived from the queue's recent calls (no extra table).
 
     For each recent VIP call we check whether a STANDARD ticket was waiting
     at that moment: created before it and not yet called (or cancelled).
     """
+    today = today or local_day(current_establishment(), now)
     limit = max(1, rules.vip_streak_max + 1)
     calls = db.session.execute(
         sa.select(Ticket.kind, Ticket.called_at)
-        .where(Ticket.queue_id == queue_id, Ticket.called_at.is_not(None),
+        .where(Ticket.queue_id == queue_id, Ticket.called_at.is_not(None), Ticket.service_day == today,
                Ticket.called_at > now - timedelta(hours=16))
         .order_by(Ticket.called_at.desc()).limit(limit)
     ).all()
@@ -227,7 +232,7 @@ def current_vip_streak(queue_id, rules: Fairness, now: datetime) -> int:
     standards = db.session.execute(
         sa.select(Ticket.created_at, left_at.label("left_at"))
         .where(Ticket.queue_id == queue_id, Ticket.kind == "STANDARD", Ticket.created_at < last,
-               sa.or_(left_at.is_(None), left_at > first))
+               Ticket.service_day == today, sa.or_(left_at.is_(None), left_at > first))
     ).all()
     intervals = [(aware(row.created_at), aware(row.left_at)) for row in standards]
 
@@ -237,8 +242,13 @@ def current_vip_streak(queue_id, rules: Fairness, now: datetime) -> int:
     return streak_from_history((kind, kind == "VIP" and standard_waiting_at(at)) for kind, at in calls)
 
 
-def eta_inputs(queue: Queue, now: datetime) -> eta_model.EtaModel:
-    """What the ETA needs from the database: service time, open counters, spread, VIP rate."""
+def eta_inputs(queue: Queue, now: datetime, today: date | None = None) -> eta_model.EtaModel:
+    """What the ETA needs from the database: service time, open and busy counters, spread, VIP rate.
+
+    A busy counter is one with a ticket of today still CALLED; how long ago it
+    called it tells the model how much of that service is probably left.
+    """
+    today = today or local_day(current_establishment(), now)
     counters = db.session.scalar(
         sa.select(sa.func.count(sa.distinct(Ticket.counter)))
         .where(Ticket.queue_id == queue.id, Ticket.called_at >= now - eta_model.OPEN_COUNTER_WINDOW,
@@ -253,11 +263,19 @@ def eta_inputs(queue: Queue, now: datetime) -> eta_model.EtaModel:
             .order_by(Ticket.served_at.desc()).limit(eta_model.RECENT_SERVICE_SAMPLES)
         ).all()
     ]
+    busy = db.session.execute(
+        sa.select(Ticket.counter, sa.func.max(Ticket.called_at))
+        .where(Ticket.queue_id == queue.id, Ticket.status == "CALLED", Ticket.service_day == today,
+               Ticket.counter.is_not(None), Ticket.called_at.is_not(None))
+        .group_by(Ticket.counter)
+    ).all()
+    busy_elapsed = [(now - aware(called_at)).total_seconds() for _counter, called_at in busy]
     vip_last_hour = db.session.scalar(
         sa.select(sa.func.count()).select_from(Ticket)
         .where(Ticket.queue_id == queue.id, Ticket.kind == "VIP", Ticket.created_at >= now - timedelta(hours=1))
     ) or 0
-    return eta_model.model_from_history(queue.mean_service_seconds, counters, durations, vip_last_hour)
+    return eta_model.model_from_history(queue.mean_service_seconds, counters, durations, vip_last_hour,
+                                        busy_elapsed)
 
 
 def compute_estimates(queue: Queue, now: datetime | None = None) -> dict:
@@ -266,10 +284,12 @@ def compute_estimates(queue: Queue, now: datetime | None = None) -> dict:
     ``next`` is what a TV shows of the queue: the first ``NEXT_TICKETS`` in calling order.
     """
     now = now or utcnow()
-    rules = fairness_of(current_establishment())
-    waiting = _waiting(queue.id)
-    streak = current_vip_streak(queue.id, rules, now)
-    return _estimates_from(queue, now, rules, waiting, streak, eta_inputs(queue, now))
+    establishment = current_establishment()
+    rules = fairness_of(establishment)
+    today = local_day(establishment, now)
+    waiting = _waiting(queue.id, today)
+    streak = current_vip_streak(queue.id, rules, now, today)
+    return _estimates_from(queue, now, rules, waiting, streak, eta_inputs(queue, now, today))
 
 
 def _estimates_from(queue: Queue, now: datetime, rules: Fairness, waiting: list[Waiting], streak: int,
@@ -370,8 +390,10 @@ def queue_detail(queue: Queue) -> dict:
         tickets = {str(t.id): t for t in db.session.scalars(
             sa.select(Ticket).where(Ticket.queue_id == queue.id, Ticket.status == "WAITING"))}
         waiting = [describe_ticket(tickets[tid], estimates) for tid in estimates["order"] if tid in tickets]
+        today = local_day(current_establishment())
         called = db.session.scalars(
-            sa.select(Ticket).where(Ticket.queue_id == queue.id, Ticket.status == "CALLED")
+            sa.select(Ticket).where(Ticket.queue_id == queue.id, Ticket.status == "CALLED",
+                                    Ticket.service_day == today)
             .order_by(Ticket.called_at.desc())
         ).all()
         return {"waiting": waiting, "waiting_count": len(waiting),
@@ -395,6 +417,11 @@ def _publish_ticket(ticket: Ticket, *, waiting_changed: bool = False, called: bo
             "queue_id": str(ticket.queue_id)}})
     if waiting_changed:
         _publish_waiting_list(get_queue(ticket.queue_id))
+
+
+def publish_waiting_list(queue: Queue) -> None:
+    """The ``queue`` event for a waiting list changed by someone else (the end of the day)."""
+    _publish_waiting_list(queue)
 
 
 def _publish_queue(queue: Queue) -> None:
@@ -437,12 +464,14 @@ def _lock_candidate(ticket_id) -> Ticket | None:
 def call_next(queue: Queue, counter: str, now: datetime | None = None) -> Ticket | None:
     """Call the ticket the rule picks to ``counter``; None when nobody waits."""
     now = now or utcnow()
-    rules = fairness_of(current_establishment())
-    waiting = _waiting(queue.id)
+    establishment = current_establishment()
+    rules = fairness_of(establishment)
+    today = local_day(establishment, now)
+    waiting = _waiting(queue.id, today)
     if not waiting:
         return None
-    streak = current_vip_streak(queue.id, rules, now)
-    step = timedelta(seconds=eta_inputs(queue, now).call_interval_seconds)
+    streak = current_vip_streak(queue.id, rules, now, today)
+    step = timedelta(seconds=eta_inputs(queue, now, today).call_interval_seconds)
     # Try in calling order: whoever loses a race takes the next one the rule would pick.
     for candidate in calling_order(waiting, streak, now, rules, step):
         ticket = _lock_candidate(candidate.id)
@@ -461,7 +490,7 @@ def call_next(queue: Queue, counter: str, now: datetime | None = None) -> Ticket
     # most frequent write). The model is re-read: this counter may be new.
     left = [t for t in waiting if t.id != ticket.id]
     streak_after = next_streak(streak, ticket.kind, any(t.kind != "VIP" for t in left))
-    estimates = _estimates_from(queue, now, rules, left, streak_after, eta_inputs(queue, now))
+    estimates = _estimates_from(queue, now, rules, left, streak_after, eta_inputs(queue, now, today))
     _publish_ticket(ticket, called=True)
     _publish_waiting_list(queue, estimates=estimates)
     db.session.commit()

@@ -28,11 +28,11 @@ def queue_of(tenant) -> Queue:
 def test_numbers_restart_each_local_day(scope, monkeypatch):
     queue = queue_of(scope)
     assert services.issue_ticket(queue).code == "A-002"
-    assert services.issue_ticket(queue, "VIP").code == "V-001"
+    assert services.issue_ticket(queue, "VIP").code == "VA-001"
     monkeypatch.setattr(services, "local_day", lambda establishment, moment=None: date(2099, 1, 2))
     tomorrow = services.issue_ticket(queue)
     assert (tomorrow.code, tomorrow.service_day) == ("A-001", date(2099, 1, 2))
-    assert services.issue_ticket(queue, "VIP").code == "V-001"
+    assert services.issue_ticket(queue, "VIP").code == "VA-001"
 
 
 def test_local_day_follows_the_establishment_time_zone(scope):
