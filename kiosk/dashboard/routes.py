@@ -7,6 +7,7 @@
   GET  /dashboard/export.csv    the range as CSV (?from=YYYY-MM-DD&to=YYYY-MM-DD)
   GET  /dashboard/devices       kiosks: list, disable/enable, rotate secret, claim codes
   GET  /dashboard/queues        queues with their waiting count, links to the counter screen
+  GET  /dashboard/refunds       manager: paid tickets that ended unserved, due and refunded
 
 Pages read data from the JSON API (``/stats/...``, ``/api/...``) with the same
 cookie; writes send the CSRF cookie's value back in ``X-CSRF-TOKEN``.
@@ -27,6 +28,7 @@ from kiosk.dashboard import services
 from kiosk.dashboard.pages import dashboard_page, error_page, render_page, sign_in_or_refuse
 from kiosk.dashboard.schemas import DateRangeSchema, LoginFormSchema, LogoutFormSchema, OverviewQuerySchema
 from kiosk.errors import ApiError
+from kiosk.payments import refunds as refund_services
 from kiosk.security import check_auth_failures, check_login_lockout, record_auth_failure, record_login_failure
 
 bp = Blueprint("dashboard", __name__)
@@ -226,6 +228,23 @@ def queues_page():
                        "called": len(detail.get("called", []))})
     queues.sort(key=lambda q: q["name"].lower())
     return render_page("dashboard/queues.html", queues=queues)
+
+
+@bp.get("/dashboard/refunds")
+@dashboard_page("manager")
+def refunds_page():
+    locale = str(get_locale())
+    establishment = _establishment()
+
+    def shown(rows: list[dict]) -> list[dict]:
+        return [{**row, "amount_text": services.format_money(row["amount"], row["currency"], locale),
+                 "refunded_text": services.format_moment(row["refunded_at"], establishment.timezone, locale)}
+                for row in rows]
+
+    due = shown(refund_services.list_refunds("due"))
+    done = shown(refund_services.list_refunds("refunded", limit=50))
+    total_due = services.format_money(sum(r["amount"] for r in due), establishment.currency, locale)
+    return render_page("dashboard/refunds.html", due=due, done=done, total_due=total_due)
 
 
 @bp.app_context_processor

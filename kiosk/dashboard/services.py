@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 MAX_RANGE_DAYS = 366
@@ -46,6 +47,13 @@ def format_money(minor: int, currency: str, locale: str) -> str:
     """``1500`` XOF in French -> ``1 500 F CFA`` (Babel; the currency's own decimals)."""
     digits = get_currency_precision(currency)
     return format_currency(minor / 10 ** digits if digits else minor, currency, locale=locale)
+
+
+def format_moment(iso: str | None, tz_name: str, locale: str) -> str:
+    """An ISO instant as people read it, in the establishment's time zone (``01/12/2026 18:05``)."""
+    if not iso:
+        return ""
+    return format_datetime(datetime.fromisoformat(iso), format="short", tzinfo=ZoneInfo(tz_name), locale=locale)
 
 
 def money_format_spec(currency: str, locale: str) -> dict:
