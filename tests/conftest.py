@@ -184,6 +184,16 @@ def device_client(app):
     return make
 
 
+@pytest.fixture
+def clock(monkeypatch):
+    """The app's one clock, under the test's control (tests/clock.py); starts at 2026-03-02 08:00 UTC."""
+    from datetime import datetime, timezone
+
+    from tests.clock import install
+
+    return install(monkeypatch, datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: spawns processes or browsers")
     config.addinivalue_line("markers", "browser: drives headless Chromium through Playwright")

@@ -37,7 +37,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from kiosk.auth.models import Establishment
+from kiosk.auth.models import Establishment, utcnow
 from kiosk.devices.models import Device
 from kiosk.errors import ApiError, NotFound
 from kiosk.events import after_commit, publish, ticket_changed
@@ -73,10 +73,6 @@ DEVICE_TICKET_FIELDS = ("ticket_id", "code", "kind", "status", "position", "eta_
 
 class TransientError(Exception):
     """A failure worth retrying (the database connection dropped mid-way)."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _uuid(value) -> uuid.UUID:

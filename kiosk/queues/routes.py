@@ -96,8 +96,8 @@ def call_next(queue_id: str):
 @bp.post("/api/queues/<queue_id>/close-day")
 @document(responses={200: CloseDaySchema}, summary="End the service day of one queue now: open tickets expire")
 @manager_required
-def close_day() -> dict:
-    return CloseDaySchema().dump({"expired": closing.close_day(request.view_args["queue_id"])})
+def close_day(queue_id: str) -> dict:
+    return CloseDaySchema().dump({"expired": closing.close_day(queue_id)})
 
 
 # --- tickets -----------------------------------------------------------------------------
