@@ -23,12 +23,14 @@ from __future__ import annotations
 import uuid
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Iterator, TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
 
 from kiosk.extensions import db
 
@@ -103,20 +105,38 @@ def _as_uuid(value) -> uuid.UUID | None:
     return uuid.UUID(str(value))
 
 
-def _tenant_classes(state) -> bool:
+@lru_cache(maxsize=1)
+def _tenant_tables() -> frozenset[str]:
+    """Names of the tables that hold one establishment's rows (every TenantMixin model, and establishments)."""
     from kiosk.auth.models import Establishment
 
+    names = {Establishment.__table__.name}
+    for mapper in db.Model.registry.mappers:
+        if issubclass(mapper.class_, TenantMixin):
+            names.add(mapper.local_table.name)
+    return frozenset(names)
+
+
+def _touches_tenant_table(state) -> bool:
+    """Whether the statement reads or writes a tenant table anywhere.
+
+    The mapped entities of the statement are not enough: ``select(func.count())
+    .select_from(Ticket)`` has none among its columns, and neither has a
+    subquery in a WHERE. So every table in the statement is looked at: its
+    columns, FROM list, joins, subqueries and the target of an UPDATE/DELETE.
+    """
+    tenant = _tenant_tables()
     for mapper in state.all_mappers:
-        cls = mapper.class_
-        if issubclass(cls, TenantMixin) or cls is Establishment:
+        if mapper.local_table.name in tenant:
             return True
-    return False
+    tables = find_tables(state.statement, include_aliases=True, include_crud=True, check_columns=True)
+    return any(getattr(table, "name", None) in tenant for table in tables)
 
 
 def _filter_tenant_rows(state) -> None:
     if state.is_column_load or not (state.is_select or state.is_update or state.is_delete):
         return
-    if _system.get() or not _tenant_classes(state):
+    if _system.get() or not _touches_tenant_table(state):
         return
     tid = _current.get()
     if tid is None:
@@ -126,10 +146,56 @@ def _filter_tenant_rows(state) -> None:
         )
     from kiosk.auth.models import Establishment
 
-    state.statement = state.statement.options(
+    # with_loader_criteria reaches every mapped entity of the statement, those
+    # only in its FROM list or in a subquery included. A bare Table (Core) is
+    # not an entity: its FROM entries get the same condition explicitly.
+    statement = _filter_core_tables(state.statement, tid)
+    state.statement = statement.options(
         with_loader_criteria(TenantMixin, lambda cls: cls.establishment_id == tid, include_aliases=True),
         with_loader_criteria(Establishment, lambda cls: cls.id == tid, include_aliases=True),
     )
+
+
+def _tenant_column(from_clause):
+    """The column naming the establishment in a FROM entry (a table or an alias of one), or None."""
+    table = getattr(from_clause, "element", from_clause)
+    name = getattr(table, "name", None)
+    if not isinstance(table, sa.Table) or name not in _tenant_tables():
+        return None
+    return from_clause.c.id if name == "establishments" else from_clause.c.establishment_id
+
+
+def _from_entries(from_clause, nullable: bool = False) -> list:
+    """The tables and aliases of a FROM entry; those on the optional side of an outer join are left out
+    (a WHERE on them would turn the outer join into an inner one)."""
+    if isinstance(from_clause, sa.Join):
+        return (_from_entries(from_clause.left, nullable or from_clause.full)
+                + _from_entries(from_clause.right, nullable or from_clause.isouter))
+    return [] if nullable else [from_clause]
+
+
+def _is_entity(from_clause) -> bool:
+    # An ORM entity's table: the loader criteria filter it, in the right place (an outer join's ON).
+    return "parententity" in getattr(from_clause, "_annotations", {})
+
+
+def _filter_core_tables(statement, tid):
+    """Add ``establishment_id = tid`` for each tenant table among the FROM entries (or the UPDATE/DELETE target).
+
+    Same condition as the loader criteria (harmless where both apply); a
+    Core table inside a subquery is left to row-level security (Postgres).
+    """
+    if isinstance(statement, sa.Select):
+        entries = [entry for from_clause in statement.get_final_froms() for entry in _from_entries(from_clause)]
+    elif isinstance(statement, (sa.Update, sa.Delete)):
+        entries = [statement.table]
+    else:
+        return statement
+    for entry in entries:
+        column = None if _is_entity(entry) else _tenant_column(entry)
+        if column is not None:
+            statement = statement.where(column == tid)
+    return statement
 
 
 def _stamp_new_rows(session: Session, flush_context, instances) -> None:
