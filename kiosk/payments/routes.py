@@ -9,8 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, g
 
 from kiosk.devices.guard import verify_device_signature
-from kiosk.observability import current_request_id
-from kiosk.payments import services
+from kiosk.queues.services import issue_free_ticket
+from kiosk.observability.request_log import current_request_id
+from kiosk.payments import ingest
 from kiosk.payments.schemas import (FreeTicketCreateSchema, FreeTicketSchema, PaymentAcceptedSchema,
                                     PaymentCreateSchema, PaymentStatusSchema)
 from kiosk.web import json_body
@@ -28,7 +29,7 @@ payment_status_schema = PaymentStatusSchema()
 @verify_device_signature
 def create_payment() -> tuple[dict, int]:
     data = payment_create.load(json_body())
-    result = services.ingest_payment(g.device, data["transaction_id"], data["amount"], data.get("currency"),
+    result = ingest.ingest_payment(g.device, data["transaction_id"], data["amount"], data.get("currency"),
                                      request_id=current_request_id())
     if result.created:
         return payment_accepted.dump(result.body), 202
@@ -38,14 +39,14 @@ def create_payment() -> tuple[dict, int]:
 @bp.get("/payments/<transaction_id>")
 @verify_device_signature
 def payment_status(transaction_id: str) -> dict:
-    transaction = services.get_payment(g.device, transaction_id)
-    return payment_status_schema.dump(services.describe_payment(transaction))
+    transaction = ingest.get_payment(g.device, transaction_id)
+    return payment_status_schema.dump(ingest.describe_payment(transaction))
 
 
 @bp.post("/tickets")
 @verify_device_signature
 def create_free_ticket() -> tuple[dict, int]:
     data = FreeTicketCreateSchema().load(json_body())
-    ticket, created = services.issue_free_ticket(g.device, data["request_id"])
-    body = {**services.device_ticket(ticket), "request_id": str(data["request_id"])}
+    ticket, created = issue_free_ticket(g.device.queue_id, g.device.device_id, data["request_id"])
+    body = {**ingest.device_ticket(ticket), "request_id": str(data["request_id"])}
     return FreeTicketSchema().dump(body), 201 if created else 200
