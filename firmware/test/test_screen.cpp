@@ -264,6 +264,25 @@ TEST("screen: a long establishment name is ellipsized inside the header") {
     }
 }
 
+TEST("screen and receipt: a longer URL (version 10) still fits and decodes") {
+    std::string url = "https://files.kiosk-vip.clinique-du-lac.example.org/tracking/" + kToken + "/" + kToken;
+    kiosk::QrMatrix qr;
+    REQUIRE(kiosk::encode_qr(url, qr));
+    CHECK(qr.version() > 5);
+    fb::Framebuffer f(kiosk::kScreenW, kiosk::kScreenH);
+    kiosk::TicketInfo t = sample_ticket();
+    t.tracking_url = url;
+    kiosk::draw_ticket_screen(f, sample_theme(), t, qr, kiosk::PaperState::Ok);
+    CHECK_EQ(fb::zbar_decode(save("ticket_long_url", f)), url);
+    CHECK(fb::contains_text(f, "VA-007", 4, kiosk::Theme().vip));  // 3 px modules leave the column as wide
+    kiosk::ReceiptData r;
+    r.tracking_url = url;
+    escpos::Job job = escpos::decode(kiosk::build_receipt(r));
+    REQUIRE(job.images.size() == 1);
+    CHECK(job.images[0].width <= kiosk::kPrinterDots);
+    CHECK_EQ(fb::zbar_decode(save("receipt_qr_long_url", raster_image(job.images[0]))), url);
+}
+
 TEST("screen: English by the theme's locale") {
     fb::Framebuffer f(kiosk::kScreenW, kiosk::kScreenH);
     kiosk::Theme theme = sample_theme();

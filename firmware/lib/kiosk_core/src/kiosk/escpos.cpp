@@ -1,5 +1,6 @@
 #include "kiosk/escpos.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "kiosk/font.h"
@@ -58,7 +59,9 @@ std::vector<uint8_t> build_receipt(const ReceiptData& r) {
     text_line(out, r.reference_line, kPrinterColumns);
     QrMatrix qr;
     if (encode_qr(r.tracking_url, qr)) {
-        std::vector<uint8_t> raster = escpos_qr_raster(qr, kQrDotsPerModule, kQrQuietModules);
+        // 6 dots per module up to version 7; bigger codes shrink to fit the head.
+        int dots = std::min(kQrDotsPerModule, kPrinterDots / (qr.size + 2 * kQrQuietModules));
+        std::vector<uint8_t> raster = escpos_qr_raster(qr, dots, kQrQuietModules);
         out.insert(out.end(), raster.begin(), raster.end());
     }
     cmd(out, {0x1B, 0x4D, 1});     // ESC M 1: font B (42 columns) so the sentence fits one line

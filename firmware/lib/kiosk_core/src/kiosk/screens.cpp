@@ -1,5 +1,7 @@
 #include "kiosk/screens.h"
 
+#include <algorithm>
+
 #include "kiosk/draw.h"
 #include "kiosk/font.h"
 #include "kiosk/money.h"
@@ -100,9 +102,12 @@ void draw_ticket_screen(Canvas& c, const Theme& theme, const TicketInfo& ticket,
                         PaperState paper) {
     const Texts& t = texts(theme.lang);
     frame(c, theme);
-    const int qr_px = qr.size * kQrModulePx;
+    // 4 px per module up to version 5; a longer URL (bigger version) gets
+    // smaller modules rather than overflowing the screen.
+    const int module_px = qr.size > 0 ? std::max(1, std::min(kQrModulePx, (kScreenH - kHeaderH - 44) / qr.size)) : 0;
+    const int qr_px = qr.size * module_px;
     const int qr_x = kScreenW - kMargin - qr_px;
-    const int col_w = qr_x - 3 * kQrModulePx - kMargin;  // keep 3 modules of white left of the QR
+    const int col_w = qr_x - 3 * std::max(module_px, 3) - kMargin;  // >= 3 modules of white left of the QR
     int y = kHeaderH + 6;
     draw_text_in(c, kMargin, y, col_w, t.your_ticket, 1, kMuted, Align::Left);
     y += kGlyphH + 1;
@@ -115,7 +120,7 @@ void draw_ticket_screen(Canvas& c, const Theme& theme, const TicketInfo& ticket,
     if (!wait.empty()) field(c, kMargin, y, col_w, t.wait, wait);
     if (qr.size > 0) {
         // Quiet zone 0: the white background around gives >= 3 modules on every side.
-        draw_qr(c, qr, qr_x, kHeaderH + 10, kQrModulePx, 0);
+        draw_qr(c, qr, qr_x, kHeaderH + 10, module_px, 0);
         int below = kHeaderH + 10 + qr_px + 4;
         draw_text_in(c, qr_x - 6, below, qr_px + 12, t.scan_to_follow, 1, kInk, Align::Center);
         if (paper != PaperState::Ok && paper != PaperState::NearEnd) {
@@ -134,8 +139,8 @@ void draw_refused_screen(Canvas& c, const Theme& theme, const std::string& trans
                          const std::string& currency) {
     const Texts& t = texts(theme.lang);
     frame(c, theme);
-    centered(c, 48, t.refused_title, 3, kAlert);
-    int y = paragraph(c, 96, t.refused_body, 1, kInk);
+    centered(c, 44, t.refused_title, 3, kAlert);
+    int y = paragraph(c, 92, t.refused_body, 2, kInk);
     centered(c, y + 6, label_value(theme.lang, t.amount, format_money(amount, currency, theme.lang)), 2, kInk);
     centered(c, y + 44, std::string(t.reference) + " " + short_reference(transaction_id), 3, kInk);
 }
