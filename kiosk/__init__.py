@@ -32,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from kiosk import extensions as ext
     from kiosk.auth.access import init_auth
+    from kiosk.database import init_database
     from kiosk.i18n import init_i18n
     from kiosk.observability import init_observability
     from kiosk.security import init_security
@@ -41,6 +42,7 @@ def register_extensions(app: Flask) -> None:
     import kiosk.models  # noqa: F401 - registers every table on the metadata
 
     ext.db.init_app(app)
+    init_database(app)
     ext.migrate.init_app(app, ext.db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")))
     ext.redis_client.init_app(app)
     ext.sock.init_app(app)
