@@ -103,6 +103,15 @@ def backend(request, postgres_app, pg_owner_engine):
 
 
 @pytest.fixture
+def backend_world(backend):
+    """Two equipped establishments (tests/factories.build_world) on ``backend``."""
+    from tests import factories
+
+    with backend.app.app_context():
+        return factories.build_world()
+
+
+@pytest.fixture
 def app(backend):
     return backend.app
 

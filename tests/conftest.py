@@ -197,7 +197,7 @@ def device_client(app):
 
 
 # The SQLite backend of the race tests (tests/backends.py).
-from tests.backends import backend, sqlite_site  # noqa: E402,F401
+from tests.backends import backend, backend_world, sqlite_site  # noqa: E402,F401
 
 
 def pytest_configure(config):

@@ -119,7 +119,8 @@ def _race(app, tid, count: int) -> list:
     return run_threads(app, count, lambda _index: services.process_transaction(tid), join_timeout=60)
 
 
-def test_two_concurrent_runs_make_one_ticket(app, world, owner_engine):
+def test_two_concurrent_runs_make_one_ticket(backend, backend_world):
+    app, world, owner_engine = backend.app, backend_world, backend.owner_engine
     for _ in range(5):
         tid = make_pending(app, world.a)
         assert _race(app, tid, 2) == ["CONFIRMED", "CONFIRMED"]
@@ -127,7 +128,8 @@ def test_two_concurrent_runs_make_one_ticket(app, world, owner_engine):
         assert len(found["tickets"]) == 1 and found["transactions"][0]["attempts"] == 1
 
 
-def test_a_run_that_waits_on_the_row_lock_finds_the_payment_settled(app, world, owner_engine):
+def test_a_run_that_waits_on_the_row_lock_finds_the_payment_settled(backend, backend_world):
+    app, world, owner_engine = backend.app, backend_world, backend.owner_engine
     # The first run holds its transaction open; the second blocks on the
     # UPDATE ... WHERE status = 'PENDING', then sees CONFIRMED and stops.
     app.config["PAYMENTS_TEST_DELAY_SECONDS"] = 0.5
