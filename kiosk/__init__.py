@@ -17,6 +17,9 @@ def create_app(config: dict | None = None) -> Flask:
     from kiosk.observability.logging import configure_logging
 
     configure_logging(app)
+    from kiosk.single_process import claim_single_process
+
+    claim_single_process(app)
     register_extensions(app)
     register_blueprints(app)
     from kiosk.errors import register_errorhandlers
