@@ -104,9 +104,78 @@ def rotate_device_keys_command():
     _echo({"rotated": rotated, "keys": len(current_app.config["DEVICE_SECRET_KEYS"])})
 
 
+def _site_data(action):
+    from kiosk.sitedata import SiteDataError
+
+    try:
+        return action()
+    except SiteDataError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_command(path):
+    """Copy the embedded SQLite database to PATH, consistently, while the site runs.
+
+    On Postgres it refuses and points to pg_dump.
+    """
+    from kiosk.sitedata import backup
+
+    _echo(_site_data(lambda: backup(current_app, path)))
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def restore_command(path):
+    """Replace the embedded SQLite database with the backup at PATH (site stopped).
+
+    Refuses, changing nothing, a file of another schema version or a running site.
+    """
+    from kiosk.single_process import instance_in_use
+    from kiosk.sitedata import restore
+
+    app = current_app._get_current_object()
+    _echo(_site_data(lambda: restore(app, path, site_running=lambda: instance_in_use(app))))
+
+
+@click.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def export_command(path):
+    """Write every row of every establishment to PATH (versioned JSON Lines)."""
+    from pathlib import Path
+
+    from kiosk.sitedata import export
+
+    target = Path(path)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            summary = _site_data(lambda: export(current_app, out))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)
+    _echo({"export": str(target), **summary})
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True))
+@with_appcontext
+def import_command(path):
+    """Load an export into this empty, migrated database, keeping every id (one transaction)."""
+    from kiosk.sitedata import import_
+
+    _echo(_site_data(lambda: import_(current_app, path)))
+
+
 def register_commands(app: Flask) -> None:
     for command in (create_establishment_command, create_user_command, seed_demo_command,
-                    rotate_device_keys_command):
+                    rotate_device_keys_command, backup_command, restore_command, export_command,
+                    import_command):
         app.cli.add_command(command)
     try:
         from kiosk.devices.simulator import simulate_device_command

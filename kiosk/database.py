@@ -71,13 +71,21 @@ def _begin_immediate(conn) -> None:  # noqa: ANN001
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def configure_sqlite_engine(engine: Engine) -> None:
+def _begin_deferred(conn) -> None:  # noqa: ANN001
+    conn.exec_driver_sql("BEGIN")
+
+
+def configure_sqlite_engine(engine: Engine, *, read_only: bool = False) -> None:
     """Install the SQLite settings on ``engine`` (idempotent). Connections made
-    before this call (none, in the factory) would keep the old settings."""
+    before this call (none, in the factory) would keep the old settings.
+
+    ``read_only``: for an engine that never writes (an export): a plain BEGIN,
+    whose first read fixes one consistent snapshot without taking the lock.
+    """
     if not is_sqlite(engine) or event.contains(engine, "connect", _configure_connection):
         return
     event.listen(engine, "connect", _configure_connection)
-    event.listen(engine, "begin", _begin_immediate)
+    event.listen(engine, "begin", _begin_deferred if read_only else _begin_immediate)
 
 
 def init_database(app: Flask) -> None:

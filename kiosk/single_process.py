@@ -96,3 +96,17 @@ def claim_single_process(app: Flask) -> None:
     handle.write(str(os.getpid()))
     handle.flush()
     _held[str(path)] = handle
+
+
+def instance_in_use(app: Flask) -> bool:
+    """Whether a live process serves this embedded instance (holds its lock)."""
+    path = lock_path(app)
+    if fcntl is None or not path.exists() or str(path) in _held:
+        return str(path) in _held
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False
