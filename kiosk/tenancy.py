@@ -29,9 +29,11 @@ from typing import Iterator, TypeVar
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
+from sqlalchemy.orm import Session, with_loader_criteria
 from sqlalchemy.sql.util import find_tables
 
+from kiosk.base import TenantMixin, TenantRoot, as_uuid
+from kiosk.errors import NotFound
 from kiosk.extensions import db
 
 _current: ContextVar[uuid.UUID | None] = ContextVar("kiosk_establishment", default=None)
@@ -48,14 +50,6 @@ class TenantMismatch(RuntimeError):
     """A row for another establishment was about to be written."""
 
 
-class TenantMixin:
-    """Columns and marker for every row that belongs to one establishment."""
-
-    establishment_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("establishments.id", ondelete="CASCADE"), index=True, nullable=False,
-    )
-
-
 def current_establishment_id() -> uuid.UUID | None:
     return _current.get()
 
@@ -69,7 +63,7 @@ def require_establishment_id() -> uuid.UUID:
 
 def set_current_establishment(establishment_id) -> object:
     """Set the tenant for the rest of this context; returns a reset token."""
-    return _current.set(_as_uuid(establishment_id))
+    return _current.set(as_uuid(establishment_id))
 
 
 def reset_current_establishment(token) -> None:
@@ -78,7 +72,7 @@ def reset_current_establishment(token) -> None:
 
 @contextmanager
 def tenant_scope(establishment_id) -> Iterator[uuid.UUID]:
-    token = _current.set(_as_uuid(establishment_id))
+    token = _current.set(as_uuid(establishment_id))
     try:
         yield _current.get()
     finally:
@@ -99,36 +93,29 @@ def in_system_scope() -> bool:
     return _system.get()
 
 
-def _as_uuid(value) -> uuid.UUID | None:
-    if value is None or isinstance(value, uuid.UUID):
-        return value
-    return uuid.UUID(str(value))
-
-
 @lru_cache(maxsize=1)
-def _tenant_tables() -> frozenset[str]:
-    """Names of the tables that hold one establishment's rows (every TenantMixin model, and establishments)."""
-    from kiosk.auth.models import Establishment
-
-    names = {Establishment.__table__.name}
+def _tenant_tables() -> dict[str, str]:
+    """{table name: the column naming its establishment} for every tenant table (TenantMixin and TenantRoot)."""
+    tables = {}
     for mapper in db.Model.registry.mappers:
-        if issubclass(mapper.class_, TenantMixin):
-            names.add(mapper.local_table.name)
-    return frozenset(names)
+        if issubclass(mapper.class_, TenantRoot):
+            tables[mapper.local_table.name] = "id"
+        elif issubclass(mapper.class_, TenantMixin):
+            tables[mapper.local_table.name] = "establishment_id"
+    return tables
 
 
 def _touches_tenant_table(state) -> bool:
     """Whether the statement reads or writes a tenant table anywhere.
 
-    The mapped entities of the statement are not enough: ``select(func.count())
-    .select_from(Ticket)`` has none among its columns, and neither has a
-    subquery in a WHERE. So every table in the statement is looked at: its
-    columns, FROM list, joins, subqueries and the target of an UPDATE/DELETE.
+    The mapped entities among its columns are not enough: ``select(func.count())
+    .select_from(Ticket)`` has none, and neither has a subquery in a WHERE. So
+    every table of the statement is looked at: its columns, FROM list, joins,
+    subqueries and the target of an UPDATE/DELETE.
     """
+    if any(issubclass(mapper.class_, (TenantMixin, TenantRoot)) for mapper in state.all_mappers):
+        return True
     tenant = _tenant_tables()
-    for mapper in state.all_mappers:
-        if mapper.local_table.name in tenant:
-            return True
     tables = find_tables(state.statement, include_aliases=True, include_crud=True, check_columns=True)
     return any(getattr(table, "name", None) in tenant for table in tables)
 
@@ -144,25 +131,13 @@ def _filter_tenant_rows(state) -> None:
             "query on a tenant table with no establishment in context; "
             "set one with tenant_scope() or, if crossing tenants is intended, system_scope()"
         )
-    from kiosk.auth.models import Establishment
-
     # with_loader_criteria reaches every mapped entity of the statement, those
     # only in its FROM list or in a subquery included. A bare Table (Core) is
     # not an entity: its FROM entries get the same condition explicitly.
-    statement = _filter_core_tables(state.statement, tid)
-    state.statement = statement.options(
+    state.statement = _filter_core_tables(state.statement, tid).options(
         with_loader_criteria(TenantMixin, lambda cls: cls.establishment_id == tid, include_aliases=True),
-        with_loader_criteria(Establishment, lambda cls: cls.id == tid, include_aliases=True),
+        with_loader_criteria(TenantRoot, lambda cls: cls.id == tid, include_aliases=True),
     )
-
-
-def _tenant_column(from_clause):
-    """The column naming the establishment in a FROM entry (a table or an alias of one), or None."""
-    table = getattr(from_clause, "element", from_clause)
-    name = getattr(table, "name", None)
-    if not isinstance(table, sa.Table) or name not in _tenant_tables():
-        return None
-    return from_clause.c.id if name == "establishments" else from_clause.c.establishment_id
 
 
 def _from_entries(from_clause, nullable: bool = False) -> list:
@@ -174,16 +149,22 @@ def _from_entries(from_clause, nullable: bool = False) -> list:
     return [] if nullable else [from_clause]
 
 
-def _is_entity(from_clause) -> bool:
-    # An ORM entity's table: the loader criteria filter it, in the right place (an outer join's ON).
-    return "parententity" in getattr(from_clause, "_annotations", {})
+def _tenant_column(from_clause):
+    """The column naming the establishment in a Core FROM entry (a table or an alias of one), or None.
+
+    An ORM entity's table is left to the loader criteria, which put it in the right place (an outer join's ON).
+    """
+    if "parententity" in getattr(from_clause, "_annotations", {}):
+        return None
+    table = getattr(from_clause, "element", from_clause)
+    column = _tenant_tables().get(getattr(table, "name", None)) if isinstance(table, sa.Table) else None
+    return from_clause.c[column] if column else None
 
 
 def _filter_core_tables(statement, tid):
-    """Add ``establishment_id = tid`` for each tenant table among the FROM entries (or the UPDATE/DELETE target).
+    """Add ``establishment = tid`` for each Core tenant table among the FROM entries (or the UPDATE/DELETE target).
 
-    Same condition as the loader criteria (harmless where both apply); a
-    Core table inside a subquery is left to row-level security (Postgres).
+    A Core table inside a subquery is left to row-level security (Postgres).
     """
     if isinstance(statement, sa.Select):
         entries = [entry for from_clause in statement.get_final_froms() for entry in _from_entries(from_clause)]
@@ -192,7 +173,7 @@ def _filter_core_tables(statement, tid):
     else:
         return statement
     for entry in entries:
-        column = None if _is_entity(entry) else _tenant_column(entry)
+        column = _tenant_column(entry)
         if column is not None:
             statement = statement.where(column == tid)
     return statement
@@ -302,8 +283,6 @@ def get_or_404(model: type[T], ident, *, column=None) -> T:
 
     Malformed ids are 404 too: an id either names one of your rows or nothing.
     """
-    from kiosk.errors import NotFound
-
     column = column if column is not None else sa.inspect(model).primary_key[0]
     if isinstance(column.type, sa.Uuid):
         try:
@@ -314,32 +293,3 @@ def get_or_404(model: type[T], ident, *, column=None) -> T:
     if row is None:
         raise NotFound()
     return row
-
-
-# --- DDL used by migrations ---------------------------------------------------
-
-def enable_rls_sql(table: str, column: str = "establishment_id", app_role: str = "kiosk_app") -> list[str]:
-    """Statements that put one table under row-level security (Postgres)."""
-    predicate = (f"current_setting('app.system', true) = 'on' "
-                 f"OR {column}::text = current_setting('app.establishment_id', true)")
-    return [
-        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-        f"DROP POLICY IF EXISTS tenant_isolation ON {table}",
-        f"CREATE POLICY tenant_isolation ON {table} USING ({predicate}) WITH CHECK ({predicate})",
-        f'GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO "{app_role}"',
-    ]
-
-
-def create_app_role_sql(app_role: str = "kiosk_app") -> list[str]:
-    # Roles are cluster-wide; tolerate a concurrent creation by another database.
-    return [
-        f"""DO $$ BEGIN
-              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app_role}') THEN
-                CREATE ROLE "{app_role}" NOLOGIN NOBYPASSRLS;
-              END IF;
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-            END $$""",
-        f'GRANT "{app_role}" TO CURRENT_USER',
-        f'GRANT USAGE ON SCHEMA public TO "{app_role}"',
-    ]

@@ -12,7 +12,8 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from kiosk.auth.models import Establishment, User
+from kiosk.auth.models import User
+from kiosk.establishments.models import Establishment
 from kiosk.devices.models import Device
 from kiosk.extensions import db
 from kiosk.payments.models import Transaction

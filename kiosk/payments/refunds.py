@@ -13,14 +13,15 @@ cache through the ordinary ``ticket`` event.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from kiosk.auth.models import User, utcnow
+from kiosk.auth.models import User
+from kiosk.base import iso, utcnow
 from kiosk.errors import ApiError, NotFound
-from kiosk.events import ticket_changed
+from kiosk.events import TicketRefunded, emit
 from kiosk.extensions import db
 from kiosk.payments.models import Transaction
 from kiosk.queues.models import REFUNDABLE_STATUSES, Queue, Ticket
@@ -28,14 +29,6 @@ from kiosk.queues.models import REFUNDABLE_STATUSES, Queue, Ticket
 REFUND_STATES = ("due", "refunded")
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.isoformat()
 
 
 def _paid_unserved() -> list:
@@ -47,10 +40,10 @@ def _paid_unserved() -> list:
 def _row(ticket: Ticket, transaction: Transaction, queue_name: str | None, refunded_by: str | None) -> dict:
     return {"ticket_id": str(ticket.id), "code": ticket.code, "status": ticket.status,
             "amount": int(transaction.amount), "currency": transaction.currency,
-            "transaction_id": str(transaction.transaction_id), "created_at": _iso(ticket.created_at),
-            "refunded_at": _iso(ticket.refunded_at), "refunded_by": refunded_by,
+            "transaction_id": str(transaction.transaction_id), "created_at": iso(ticket.created_at),
+            "refunded_at": iso(ticket.refunded_at), "refunded_by": refunded_by,
             "queue_id": str(ticket.queue_id), "queue_name": queue_name,
-            "service_day": ticket.service_day.isoformat(), "finished_at": _iso(ticket.finished_at)}
+            "service_day": ticket.service_day.isoformat(), "finished_at": iso(ticket.finished_at)}
 
 
 def list_refunds(status: str = "due", limit: int = DEFAULT_LIMIT) -> list[dict]:
@@ -90,7 +83,7 @@ def refund_ticket(ticket_id, user_id, now: datetime | None = None) -> dict:
     if ticket is None:
         raise NotFound()
     if ticket.refunded_at is not None:
-        refunded_at = _iso(ticket.refunded_at)
+        refunded_at = iso(ticket.refunded_at)
         db.session.rollback()
         raise ApiError(409, "already_refunded", _l("This ticket has already been refunded."),
                        {"refunded_at": refunded_at})
@@ -108,10 +101,9 @@ def refund_ticket(ticket_id, user_id, now: datetime | None = None) -> dict:
     ticket.refunded_by = uuid.UUID(str(user_id)) if user_id else None
     db.session.flush()
     # audit: ticket_refunded
-    # The ticket event invalidates the stats cache (revenue is net of refunds) and updates open pages.
-    ticket_changed(ticket.establishment_id, {
-        "type": "ticket", "ticket_id": str(ticket.id), "queue_id": str(ticket.queue_id), "code": ticket.code,
-        "kind": ticket.kind, "status": ticket.status, "counter": ticket.counter, "refunded": True})
+    # After the commit: the establishment's cache goes (revenue is net of refunds; the ticket page says it).
+    emit(TicketRefunded(establishment_id=ticket.establishment_id, ticket_id=str(ticket.id),
+                        amount=int(transaction.amount)))
     queue_name = db.session.scalar(sa.select(Queue.name).where(Queue.id == ticket.queue_id))
     email = db.session.scalar(sa.select(User.email).where(User.id == ticket.refunded_by)) \
         if ticket.refunded_by else None

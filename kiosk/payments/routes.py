@@ -15,9 +15,10 @@ from flask import Blueprint, g, request
 
 from kiosk.auth.access import manager_required
 from kiosk.devices.guard import verify_device_signature
-from kiosk.observability import current_request_id
+from kiosk.queues.services import issue_free_ticket
 from kiosk.observability.openapi import document
-from kiosk.payments import refunds, services
+from kiosk.observability.request_log import current_request_id
+from kiosk.payments import ingest, refunds
 from kiosk.payments.schemas import (FreeTicketCreateSchema, FreeTicketSchema, PaymentAcceptedSchema,
                                     PaymentCreateSchema, PaymentStatusSchema, RefundListQuerySchema,
                                     RefundListSchema, RefundSchema)
@@ -29,50 +30,62 @@ refunds_bp = Blueprint("refunds", __name__, url_prefix="/api")
 blueprints = [bp, refunds_bp]
 
 # Schemas hold no per-request state: build them once (the ingest is the hot path).
-payment_create = PaymentCreateSchema()
-payment_accepted = PaymentAcceptedSchema()
+payment_create_schema = PaymentCreateSchema()
+payment_accepted_schema = PaymentAcceptedSchema()
 payment_status_schema = PaymentStatusSchema()
+free_ticket_create_schema = FreeTicketCreateSchema()
+free_ticket_schema = FreeTicketSchema()
+refund_list_query_schema = RefundListQuerySchema()
+refund_list_schema = RefundListSchema()
+refund_schema = RefundSchema()
 
 
 @bp.post("/payments")
+@document(body=payment_create_schema,
+          responses={202: payment_accepted_schema, 200: payment_status_schema},
+          summary="Report a payment: 202 when new, 200 with its status on a retry")
 @verify_device_signature
 def create_payment() -> tuple[dict, int]:
-    data = payment_create.load(json_body())
-    result = services.ingest_payment(g.device, data["transaction_id"], data["amount"], data.get("currency"),
+    data = payment_create_schema.load(json_body())
+    result = ingest.ingest_payment(g.device, data["transaction_id"], data["amount"], data.get("currency"),
                                      request_id=current_request_id())
     if result.created:
-        return payment_accepted.dump(result.body), 202
+        return payment_accepted_schema.dump(result.body), 202
     return payment_status_schema.dump(result.body), 200
 
 
 @bp.get("/payments/<transaction_id>")
+@document(responses={200: payment_status_schema})
 @verify_device_signature
 def payment_status(transaction_id: str) -> dict:
-    transaction = services.get_payment(g.device, transaction_id)
-    return payment_status_schema.dump(services.describe_payment(transaction))
+    transaction = ingest.get_payment(g.device, transaction_id)
+    return payment_status_schema.dump(ingest.describe_payment(transaction))
 
 
 @bp.post("/tickets")
+@document(body=free_ticket_create_schema, responses={201: free_ticket_schema, 200: free_ticket_schema},
+          summary="A free STANDARD ticket: 201 the first time, 200 with the same ticket on a retry")
 @verify_device_signature
 def create_free_ticket() -> tuple[dict, int]:
-    data = FreeTicketCreateSchema().load(json_body())
-    ticket, created = services.issue_free_ticket(g.device, data["request_id"])
-    body = {**services.device_ticket(ticket), "request_id": str(data["request_id"])}
-    return FreeTicketSchema().dump(body), 201 if created else 200
+    data = free_ticket_create_schema.load(json_body())
+    ticket, created = issue_free_ticket(g.device.queue_id, g.device.device_id, data["request_id"])
+    body = {**ingest.device_ticket(ticket), "request_id": str(data["request_id"])}
+    return free_ticket_schema.dump(body), 201 if created else 200
 
 
 @refunds_bp.get("/refunds")
-@document(responses={200: RefundListSchema}, summary="Paid tickets that ended unserved: due or refunded")
+@document(query=refund_list_query_schema, responses={200: refund_list_schema},
+          summary="Paid tickets that ended unserved: due, or already refunded")
 @manager_required
 def list_refunds() -> dict:
-    query = RefundListQuerySchema().load(request.args)
-    return RefundListSchema().dump({"status": query["status"],
+    query = refund_list_query_schema.load(request.args)
+    return refund_list_schema.dump({"status": query["status"],
                                     "refunds": refunds.list_refunds(query["status"], query["limit"])})
 
 
 @refunds_bp.post("/tickets/<ticket_id>/refund")
-@document(responses={200: RefundSchema, 409: "already_refunded | not_refundable"},
+@document(responses={200: refund_schema, 409: "already_refunded | not_refundable"},
           summary="Record that a paid, unserved ticket's money was handed back")
 @manager_required
 def refund_ticket(ticket_id: str) -> dict:
-    return RefundSchema().dump(refunds.refund_ticket(ticket_id, g.user_id))
+    return refund_schema.dump(refunds.refund_ticket(ticket_id, g.user_id))

@@ -21,8 +21,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from kiosk.auth.models import Establishment, utcnow
-from kiosk.events import ticket_changed
+from kiosk.base import utcnow
+from kiosk.establishments.models import Establishment
+from kiosk.events import DayClosed, emit
 from kiosk.extensions import db
 from kiosk.queues import service_day
 from kiosk.queues.models import OPEN_STATUSES, Queue, Ticket
@@ -49,8 +50,7 @@ def _announce(establishment_id, expired: list, manual: bool) -> None:
     queue_ids = sorted({row.queue_id for row in expired}, key=str)
     for queue_id in queue_ids:
         count = sum(1 for row in expired if row.queue_id == queue_id)
-        ticket_changed(establishment_id, {"type": "day_closed", "queue_id": str(queue_id), "expired": count,
-                                          "manual": manual})
+        emit(DayClosed(establishment_id=establishment_id, queue_id=str(queue_id), expired=count, manual=manual))
         queue = db.session.execute(sa.select(Queue).where(Queue.id == queue_id)).scalar_one()
         publish_waiting_list(queue)
 
