@@ -105,25 +105,32 @@ def _tenant_tables() -> dict[str, str]:
     return tables
 
 
-def _touches_tenant_table(state) -> bool:
-    """Whether the statement reads or writes a tenant table anywhere.
+def _tenant_entity(state) -> bool:
+    return any(issubclass(mapper.class_, (TenantMixin, TenantRoot)) for mapper in state.all_mappers)
 
-    The mapped entities among its columns are not enough: ``select(func.count())
+
+def _tenant_table_in(statement) -> bool:
+    """Whether a tenant table appears anywhere in the statement, mapped entity or not.
+
+    The entities among its columns are not enough: ``select(func.count())
     .select_from(Ticket)`` has none, and neither has a subquery in a WHERE. So
     every table of the statement is looked at: its columns, FROM list, joins,
     subqueries and the target of an UPDATE/DELETE.
     """
-    if any(issubclass(mapper.class_, (TenantMixin, TenantRoot)) for mapper in state.all_mappers):
-        return True
     tenant = _tenant_tables()
-    tables = find_tables(state.statement, include_aliases=True, include_crud=True, check_columns=True)
+    tables = find_tables(statement, include_aliases=True, include_crud=True, check_columns=True)
     return any(getattr(table, "name", None) in tenant for table in tables)
 
 
 def _filter_tenant_rows(state) -> None:
     if state.is_column_load or not (state.is_select or state.is_update or state.is_delete):
         return
-    if _system.get() or not _touches_tenant_table(state):
+    if _system.get():
+        return
+    # The common case, cheap: a tenant entity among the columns. Otherwise the
+    # statement is searched (its FROM list, subqueries), which costs a walk of it.
+    by_entity = _tenant_entity(state)
+    if not by_entity and not _tenant_table_in(state.statement):
         return
     tid = _current.get()
     if tid is None:
@@ -134,7 +141,8 @@ def _filter_tenant_rows(state) -> None:
     # with_loader_criteria reaches every mapped entity of the statement, those
     # only in its FROM list or in a subquery included. A bare Table (Core) is
     # not an entity: its FROM entries get the same condition explicitly.
-    state.statement = _filter_core_tables(state.statement, tid).options(
+    statement = state.statement if by_entity else _filter_core_tables(state.statement, tid)
+    state.statement = statement.options(
         with_loader_criteria(TenantMixin, lambda cls: cls.establishment_id == tid, include_aliases=True),
         with_loader_criteria(TenantRoot, lambda cls: cls.id == tid, include_aliases=True),
     )
