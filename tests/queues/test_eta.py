@@ -117,3 +117,48 @@ def test_real_waits_fall_inside_the_range_most_of_the_time(name):
     assert busy >= min(min_at_issue, min_later) - 0.05
     # Honest, not just wide: a range that always covers by being huge would fail here.
     assert width <= 1.2 * wait + 6
+
+
+def test_busy_counters_and_the_time_spent_on_their_tickets_go_into_the_estimate():
+    # Issue 15's example: 3 counters, all busy, a 300 s mean; the 3rd ticket in line.
+    tickets = waiting("STANDARD", "STANDARD", "STANDARD")
+    all_free = eta.model_from_history(300.0, 3, [300.0] * 20, 0)
+    just_called = eta.model_from_history(300.0, 3, [300.0] * 20, 0, busy_elapsed=[0, 0, 0])
+    nearly_done = eta.model_from_history(300.0, 3, [300.0] * 20, 0, busy_elapsed=[280, 290, 295])
+    free, busy, ending = (eta.estimate_all(tickets, 0, NOW, Fairness(), m)[2] for m in (all_free, just_called,
+                                                                                        nearly_done))
+    assert (free.min_minutes, free.max_minutes) == (0, 2)  # what the app used to say: "0-2 min"
+    assert busy.min_minutes >= 1 and busy.max_minutes >= 6
+    assert ending.max_minutes < busy.max_minutes  # services nearly over: sooner
+
+
+def test_the_app_and_the_calibration_harness_call_the_same_model(app, world, clock, monkeypatch):
+    from datetime import timedelta as td
+
+    from kiosk.extensions import db
+    from kiosk.queues import services
+    from kiosk.queues.estimates import compute_estimates
+    from kiosk.tenancy import tenant_scope
+
+    seen = []
+    real = eta.model_from_history
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("busy_elapsed", args[4] if len(args) > 4 else None))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(eta, "model_from_history", spy)
+    run(Day(seed=1, minutes=90))
+    assert seen and any(busy for busy in seen)  # the harness passes the busy counters' elapsed times
+    seen.clear()
+    with app.app_context(), tenant_scope(world.a.id):
+        queue = services.get_queue(world.a.queue_id)
+        for _ in range(5):
+            services.issue_ticket(queue)
+        for counter in ("1", "2"):
+            services.call_next(queue, counter)
+            clock.advance(seconds=60)
+        seen.clear()
+        compute_estimates(queue)
+        db.session.rollback()
+    assert seen == [[120.0, 60.0]] or sorted(seen[0]) == [60.0, 120.0]
