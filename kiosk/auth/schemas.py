@@ -1,4 +1,7 @@
-from marshmallow import Schema, fields, validate
+from datetime import timezone
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from kiosk.auth.models import ROLES
 
@@ -22,17 +25,47 @@ class EstablishmentCreateSchema(Schema):
     locale = fields.String(load_default="fr", validate=validate.OneOf(["fr", "en"]))
 
 
+PASSWORD_LENGTH = validate.Length(min=8, max=256)
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: ``1``, ``"true"`` or ``"yes"`` are validation errors."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class UserCreateSchema(Schema):
-    email = fields.Email(required=True)
-    password = fields.String(required=True, validate=validate.Length(min=8, max=256))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, validate=PASSWORD_LENGTH)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class UserUpdateSchema(Schema):
+    """``PATCH /api/users/<id>``: any of role, active, password; at least one."""
+
+    role = fields.String(validate=validate.OneOf(ROLES))
+    active = StrictBoolean()
+    password = fields.String(validate=PASSWORD_LENGTH, load_only=True)
+
+    @validates_schema
+    def _something(self, data, **kwargs) -> None:
+        if not data:
+            raise ValidationError(_l("Give at least one of role, active, password."), "_schema")
 
 
 class UserSchema(Schema):
     id = fields.UUID()
-    establishment_id = fields.UUID()
     email = fields.String()
     role = fields.String()
+    active = fields.Boolean()
+    created_at = fields.AwareDateTime(default_timezone=timezone.utc)
+
+
+class UserListSchema(Schema):
+    users = fields.List(fields.Nested(UserSchema))
 
 
 class EstablishmentSchema(Schema):

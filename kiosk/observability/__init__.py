@@ -10,6 +10,9 @@ from flask import Flask, g, request
 
 log = logging.getLogger("kiosk.request")
 
+# After the line above: importing the submodule rebinds the name ``logging`` here.
+from kiosk.observability.logging import mask_capability_urls  # noqa: E402
+
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{8,64}$")
 
 
@@ -23,7 +26,8 @@ def request_context() -> dict:
         "request_id": getattr(g, "request_id", None),
         "method": request.method,
         "route": request.url_rule.rule if request.url_rule else None,
-        "path": request.path,
+        # The route template says which page; the path would carry bearer tokens (/t/<token>).
+        "path": mask_capability_urls(request.path),
         "establishment_id": str(g.get("establishment_id") or "") or None,
         "device_id": g.get("device_id"),
         "user_id": g.get("user_id"),
