@@ -18,8 +18,8 @@ from kiosk.observability.logging import REDACTED, is_secret_key
 
 # The actions written today; other issues add theirs (day closes, refunds, cash collections).
 ACTIONS = ("user.created", "user.deactivated", "user.reactivated", "user.role_changed", "user.password_reset",
-           "device.disabled", "device.enabled", "device.secret_rotated", "device.claim_issued",
-           "device.claimed")
+           "device.registered", "device.claim_issued", "device.claimed", "device.disabled", "device.enabled",
+           "device.secret_rotated")
 
 
 def _safe(details: dict | None) -> dict:

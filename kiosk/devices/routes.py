@@ -65,7 +65,7 @@ def register():
     if claims["role"] != "manager":
         raise ApiError(403, "forbidden")
     data = DeviceSetupSchema().load(json_body())
-    device, secret_key = services.register_for_manager(data["label"], data["queue_id"])
+    device, secret_key = services.register_for_manager(data["label"], data["queue_id"], actor_id=g.user_id)
     g.device_id = device.device_id
     return _registered(device, secret_key)
 
@@ -74,7 +74,7 @@ def register():
 @manager_required
 def create_claim():
     data = DeviceSetupSchema().load(json_body())
-    claim, code = services.create_claim(data["label"], data["queue_id"])
+    claim, code = services.create_claim(data["label"], data["queue_id"], actor_id=g.user_id)
     return ClaimCreatedSchema().dump({"claim_code": code, "expires_at": claim.expires_at}), 201, NO_STORE
 
 
@@ -94,17 +94,17 @@ def get_device(device_id: str) -> dict:
 @api_bp.post("/devices/<device_id>/disable")
 @manager_required
 def disable_device(device_id: str) -> dict:
-    return DeviceSchema().dump(services.describe(services.set_status(device_id, "DISABLED")))
+    return DeviceSchema().dump(services.describe(services.set_status(device_id, "DISABLED", actor_id=g.user_id)))
 
 
 @api_bp.post("/devices/<device_id>/enable")
 @manager_required
 def enable_device(device_id: str) -> dict:
-    return DeviceSchema().dump(services.describe(services.set_status(device_id, "ACTIVE")))
+    return DeviceSchema().dump(services.describe(services.set_status(device_id, "ACTIVE", actor_id=g.user_id)))
 
 
 @api_bp.post("/devices/<device_id>/rotate-secret")
 @manager_required
 def rotate_secret(device_id: str):
-    device, secret_key = services.rotate_secret(device_id)
+    device, secret_key = services.rotate_secret(device_id, actor_id=g.user_id)
     return RotatedSchema().dump({"device_id": device.device_id, "secret_key": secret_key}), 200, NO_STORE
