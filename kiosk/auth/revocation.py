@@ -12,9 +12,13 @@ accepts a revoked token:
   it, with a plain SET; a reader that missed fills the cache with SET NX, so
   a reader holding a version read before the commit can never overwrite a
   newer one;
-- if the writer cannot reach Redis, the cached entry might be stale when
-  Redis comes back, so it expires (``CACHE_SECONDS``) and the failure is
-  logged as an error; a Redis that restarted empty holds no stale entry.
+- with Redis down for everyone, every check reads the database, so a
+  revocation made meanwhile holds at once; a Redis that restarts comes back
+  empty (nothing stale). The one window left: a writer cut off from a Redis
+  that readers still reach (a partition) cannot overwrite the entry, which
+  then lives at most ``CACHE_SECONDS`` more; that failure is logged as an
+  error. Refusing the change instead would leave a manager unable to lock
+  out a departing agent during any Redis outage.
 
 A deactivated or deleted user is cached as ``-1``: no token matches it.
 This module is the one place the rule lives (a later in-process cache goes
@@ -33,7 +37,8 @@ from kiosk.tenancy import system_scope
 
 log = logging.getLogger(__name__)
 
-CACHE_SECONDS = 300
+# One database read per active user per minute at most; bounds the partition window above.
+CACHE_SECONDS = 60
 NO_VERSION = -1
 
 
