@@ -2,13 +2,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, MultiFernet
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from kiosk.auth import services as auth_services
-from kiosk.tenancy import tenant_scope
+from kiosk.devices.models import Device
+from kiosk.devices.services import register_device
+from kiosk.devices.simulator import simulate_device_command
+from kiosk.display.services import create_display
+from kiosk.establishments.services import create_establishment
+from kiosk.extensions import db
+from kiosk.queues.services import create_queue
+from kiosk.single_process import instance_in_use
+from kiosk.sitedata import SiteDataError, backup, export, import_, restore
+from kiosk.tenancy import system_scope, tenant_scope
 
 
 def _echo(data: dict) -> None:
@@ -22,7 +34,7 @@ def _echo(data: dict) -> None:
 @click.option("--vip-price", required=True, type=int)
 @click.option("--locale", default="fr", type=click.Choice(["fr", "en"]))
 def create_establishment_command(name, tz, currency, vip_price, locale):
-    establishment = auth_services.create_establishment(name, tz, currency.upper(), vip_price, locale)
+    establishment = create_establishment(name, tz, currency.upper(), vip_price, locale)
     _echo({"id": establishment.id, "name": establishment.name, "slug": establishment.slug,
            "timezone": establishment.timezone, "currency": establishment.currency,
            "vip_price": establishment.vip_price})
@@ -49,11 +61,7 @@ def seed_demo_command(base_url):
 
 
 def seed_demo(base_url: str) -> dict:
-    from kiosk.devices.services import register_device
-    from kiosk.display.services import create_display
-    from kiosk.queues.services import create_queue
-
-    establishment = auth_services.create_establishment(
+    establishment = create_establishment(
         "Clinique du Plateau", "Africa/Abidjan", "XOF", 500, "fr")
     suffix = establishment.slug
     manager = auth_services.create_user(establishment.id, f"manager@{suffix}.demo", DEMO_PASSWORD, "manager")
@@ -85,13 +93,6 @@ def rotate_device_keys_command():
     Run after putting a new key first in DEVICE_SECRET_KEYS (old keys kept);
     once it reports done, the old keys can be removed. Idempotent.
     """
-    import sqlalchemy as sa
-    from cryptography.fernet import Fernet, MultiFernet
-
-    from kiosk.devices.models import Device
-    from kiosk.extensions import db
-    from kiosk.tenancy import system_scope
-
     fernet = MultiFernet([Fernet(k) for k in current_app.config["DEVICE_SECRET_KEYS"]])
     rotated = 0
     with system_scope():
@@ -104,12 +105,64 @@ def rotate_device_keys_command():
     _echo({"rotated": rotated, "keys": len(current_app.config["DEVICE_SECRET_KEYS"])})
 
 
+def _site_data(action):
+    try:
+        return action()
+    except SiteDataError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_command(path):
+    """Copy the embedded SQLite database to PATH, consistently, while the site runs.
+
+    On Postgres it refuses and points to pg_dump.
+    """
+    _echo(_site_data(lambda: backup(current_app, path)))
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def restore_command(path):
+    """Replace the embedded SQLite database with the backup at PATH (site stopped).
+
+    Refuses, changing nothing, a file of another schema version or a running site.
+    """
+    app = current_app._get_current_object()
+    _echo(_site_data(lambda: restore(app, path, site_running=lambda: instance_in_use(app))))
+
+
+@click.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def export_command(path):
+    """Write every row of every establishment to PATH (versioned JSON Lines)."""
+    target = Path(path)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            summary = _site_data(lambda: export(current_app, out))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)
+    _echo({"export": str(target), **summary})
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True))
+@with_appcontext
+def import_command(path):
+    """Load an export into this empty, migrated database, keeping every id (one transaction)."""
+    _echo(_site_data(lambda: import_(current_app, path)))
+
+
 def register_commands(app: Flask) -> None:
     for command in (create_establishment_command, create_user_command, seed_demo_command,
-                    rotate_device_keys_command):
+                    rotate_device_keys_command, backup_command, restore_command, export_command,
+                    import_command):
         app.cli.add_command(command)
-    try:
-        from kiosk.devices.simulator import simulate_device_command
-    except ImportError:
-        return
     app.cli.add_command(simulate_device_command)

@@ -8,24 +8,20 @@ trail to itself, like every tenant table.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kiosk.base import TenantMixin, utcnow
 from kiosk.extensions import db
-from kiosk.tenancy import TenantMixin
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class AuditEvent(TenantMixin, db.Model):
     __tablename__ = "audit_events"
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_utcnow)
+    occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     # The staff user who acted; None for the system (a kiosk claiming its code, a task).
     actor_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, nullable=True)
     action: Mapped[str] = mapped_column(sa.String(64))

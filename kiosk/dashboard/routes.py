@@ -7,6 +7,8 @@
   GET  /dashboard/export.csv    the range as CSV (?from=YYYY-MM-DD&to=YYYY-MM-DD)
   GET  /dashboard/devices       kiosks: list, disable/enable, rotate secret, claim codes
   GET  /dashboard/queues        queues with their waiting count, links to the counter screen
+  GET  /dashboard/counter       the counter screen: call, recall, serve (staff)
+  GET  /dashboard/theme         the establishment's theme and calling rule (manager)
   GET  /dashboard/staff         staff accounts: add, deactivate, change role, set a new password (manager)
   GET  /dashboard/audit         activity log: who did what and when (manager; ?from&to local days)
 
@@ -28,12 +30,18 @@ from sqlalchemy.exc import NoResultFound
 
 from kiosk.audit import services as audit_services
 from kiosk.auth import services as auth_services
+from kiosk.auth.pages import dashboard_page, error_page
 from kiosk.dashboard import services
-from kiosk.dashboard.pages import dashboard_page, error_page, render_page, sign_in_or_refuse
+from kiosk.dashboard.pages import layout_context, render_page
 from kiosk.dashboard.schemas import DateRangeSchema, LoginFormSchema, LogoutFormSchema, OverviewQuerySchema
 from kiosk.errors import ApiError
+from kiosk.establishments import theme as theme_rules
+from kiosk.establishments.services import current_establishment
+from kiosk.queues import services as queue_services
+from kiosk.queues.presentation import describe_queue
 from kiosk.security import check_auth_failures, check_login_lockout, record_auth_failure, record_login_failure
 from kiosk.tenancy import tenant_scope
+from kiosk.web import asset_url
 
 bp = Blueprint("dashboard", __name__)
 
@@ -172,7 +180,7 @@ def choose_language(code: str):
 # --- overview --------------------------------------------------------------------------------
 
 def _establishment():
-    return auth_services.get_establishment()
+    return current_establishment()
 
 
 @bp.get("/dashboard")
@@ -229,16 +237,27 @@ def devices_page():
 @bp.get("/dashboard/queues")
 @dashboard_page()
 def queues_page():
-    from kiosk.queues import services as queue_services
-
     queues = []
     for queue in queue_services.list_queues():
-        detail = queue_services.describe_queue(queue, with_waiting=True)
+        detail = describe_queue(queue, with_waiting=True)
         queues.append({"id": detail["id"], "name": detail["name"], "prefix": detail["prefix"],
                        "active": detail["active"], "waiting": detail.get("waiting_count", 0),
                        "called": len(detail.get("called", []))})
     queues.sort(key=lambda q: q["name"].lower())
     return render_page("dashboard/queues.html", queues=queues)
+
+
+@bp.get("/dashboard/counter")
+@dashboard_page()
+def counter_page():
+    return render_page("dashboard/counter.html")
+
+
+@bp.get("/dashboard/theme")
+@dashboard_page("manager")
+def theme_page():
+    return render_page("dashboard/theme.html", text_on=theme_rules.TEXT_ON,
+                       min_contrast=theme_rules.MIN_CONTRAST, sounds=theme_rules.SOUNDS)
 
 
 # --- staff and activity log ------------------------------------------------------------------
@@ -276,6 +295,4 @@ AUDIT_PAGE_LIMIT = 500
 
 @bp.app_context_processor
 def _template_helpers() -> dict:
-    from kiosk.dashboard.pages import dashboard_asset, layout_context
-
-    return {"dashboard_asset": dashboard_asset, "dashboard_layout": layout_context}
+    return {"dashboard_asset": asset_url, "dashboard_layout": layout_context}

@@ -14,6 +14,8 @@ from babel.dates import format_datetime
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from flask_babel import lazy_gettext as _l
 
+from kiosk.stats import services as stats
+
 MAX_RANGE_DAYS = 366
 _NEXT_ALLOWED = re.compile(r"^/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$")
 
@@ -96,8 +98,6 @@ CSV_COLUMNS = ("date", "revenue_minor", "revenue", "currency", "transactions", "
 
 def export_rows(date_from: date, date_to: date, locale: str) -> tuple[dict, list[dict]]:
     """One row per local day of the range: revenue (minor and formatted), transactions, VIP count."""
-    from kiosk.stats import services as stats
-
     revenue = stats.revenue_daily(date_from, date_to)
     vip = {str(day["date"]): day["count"] for day in stats.vip_count(date_from, date_to)["days"]}
     currency = revenue["currency"]

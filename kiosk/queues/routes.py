@@ -1,4 +1,4 @@
-"""Queues and tickets: the staff API, the theme API and the public ticket page.
+"""Queues and tickets: the staff API and the public ticket page.
 
 Staff (JWT, tenant-filtered; other-tenant ids are 404 before any body check):
   GET  /api/queues                      list             POST /api/queues (manager) -> 201
@@ -7,9 +7,6 @@ Staff (JWT, tenant-filtered; other-tenant ids are 404 before any body check):
   POST /api/queues/<id>/tickets         {"kind": "STANDARD"} -> 201 ticket
   POST /api/queues/<id>/call-next       {"counter"} -> 200 ticket | 204
   GET  /api/tickets/<id>;  POST /api/tickets/<id>/recall|serve|no-show|cancel -> 200 | 409
-  GET  /api/settings/calling (staff);   PUT|PATCH /api/settings/calling (manager)
-  GET  /api/theme (staff);              PUT /api/theme (manager);  GET /api/theme.css (staff)
-Dashboard pages (JWT cookie): /dashboard/counter (staff), /dashboard/theme (manager)
 Public (the token is the secret):
   /t/<token>, /t/<token>.json, /t/<token>/qr.svg, /t/<token>/theme.css
 """
@@ -26,11 +23,12 @@ from flask_limiter.util import get_remote_address
 from kiosk.auth.access import manager_required, staff_required
 from kiosk.errors import NotFound
 from kiosk.extensions import limiter
+from kiosk.establishments import theme as theme_rules
+from kiosk.observability.openapi import document, json_object
 from kiosk.queues import services, tracking
-from kiosk.queues import theme as theme_rules
-from kiosk.queues.schemas import (CallingSettingsSchema, CallNextSchema, QueueCreateSchema, QueueDetailSchema,
-                                  QueueSchema, QueueUpdateSchema, ThemeOutSchema, ThemeSchema, TicketCreateSchema,
-                                  TicketSchema)
+from kiosk.queues.presentation import describe_queue, describe_ticket
+from kiosk.queues.schemas import (CallNextSchema, QueueCreateSchema, QueueDetailSchema, QueueListSchema,
+                                  QueueSchema, QueueUpdateSchema, TicketCreateSchema, TicketSchema)
 from kiosk.security import auth_failure
 from kiosk.web import json_body, optional_json_body
 
@@ -40,152 +38,114 @@ blueprints = [bp, public_bp]
 
 staff = staff_required()
 
+queue_create_schema = QueueCreateSchema()
+queue_update_schema = QueueUpdateSchema()
+queue_schema = QueueSchema()
+queue_list_schema = QueueListSchema()
+queue_detail_schema = QueueDetailSchema()
+ticket_create_schema = TicketCreateSchema()
+call_next_schema = CallNextSchema()
+ticket_schema = TicketSchema()
+
 
 # --- queues ------------------------------------------------------------------------------
 
 @bp.get("/api/queues")
+@document(responses={200: queue_list_schema})
 @staff
 def list_queues() -> dict:
-    return {"queues": QueueSchema(many=True).dump([services.describe_queue(q) for q in services.list_queues()])}
+    return queue_list_schema.dump({"queues": [describe_queue(q) for q in services.list_queues()]})
 
 
 @bp.post("/api/queues")
+@document(body=queue_create_schema, responses={201: queue_schema})
 @manager_required
 def create_queue() -> tuple[dict, int]:
-    data = QueueCreateSchema().load(json_body())
+    data = queue_create_schema.load(json_body())
     queue = services.create_queue(data["name"], data["prefix"])
-    return QueueSchema().dump(services.describe_queue(queue)), 201
+    return queue_schema.dump(describe_queue(queue)), 201
 
 
 @bp.get("/api/queues/<queue_id>")
+@document(responses={200: queue_detail_schema}, summary="A queue with its waiting list in calling order")
 @staff
 def get_queue(queue_id: str) -> dict:
     queue = services.get_queue(queue_id)
-    return QueueDetailSchema().dump(services.describe_queue(queue, with_waiting=True))
+    return queue_detail_schema.dump(describe_queue(queue, with_waiting=True))
 
 
 @bp.patch("/api/queues/<queue_id>")
+@document(body=queue_update_schema, responses={200: queue_schema})
 @manager_required
 def update_queue(queue_id: str) -> dict:
     services.get_queue(queue_id)
-    changes = QueueUpdateSchema().load(json_body())
-    return QueueSchema().dump(services.describe_queue(services.update_queue(queue_id, changes)))
+    changes = queue_update_schema.load(json_body())
+    return queue_schema.dump(describe_queue(services.update_queue(queue_id, changes)))
 
 
 @bp.post("/api/queues/<queue_id>/tickets")
+@document(body=ticket_create_schema, body_required=False, responses={201: ticket_schema},
+          summary="Issue a STANDARD ticket (the body may be omitted)")
 @staff
 def issue_ticket(queue_id: str) -> tuple[dict, int]:
     queue = services.get_queue(queue_id)
-    data = TicketCreateSchema().load(optional_json_body())
+    data = ticket_create_schema.load(optional_json_body())
     ticket = services.issue_ticket(queue, data["kind"])
-    return TicketSchema().dump(services.describe_ticket(ticket)), 201
+    return ticket_schema.dump(describe_ticket(ticket)), 201
 
 
 @bp.post("/api/queues/<queue_id>/call-next")
+@document(body=call_next_schema, responses={200: ticket_schema, 204: "Nobody is waiting"},
+          summary="Call the next ticket to a counter")
 @staff
-def call_next(queue_id: str):
+def call_next(queue_id: str) -> Response | dict:
     queue = services.get_queue(queue_id)
-    data = CallNextSchema().load(json_body())
+    data = call_next_schema.load(json_body())
     ticket = services.call_next(queue, data["counter"])
     if ticket is None:
         return Response(status=204)
-    return TicketSchema().dump(services.describe_ticket(ticket))
+    return ticket_schema.dump(describe_ticket(ticket))
 
 
 # --- tickets -----------------------------------------------------------------------------
 
 @bp.get("/api/tickets/<ticket_id>")
+@document(responses={200: ticket_schema})
 @staff
 def get_ticket(ticket_id: str) -> dict:
-    return TicketSchema().dump(services.describe_ticket(services.get_ticket(ticket_id)))
+    return ticket_schema.dump(describe_ticket(services.get_ticket(ticket_id)))
 
 
 def _transition(ticket_id: str, action: str) -> dict:
-    return TicketSchema().dump(services.describe_ticket(services.transition(ticket_id, action)))
+    return ticket_schema.dump(describe_ticket(services.transition(ticket_id, action)))
 
 
 @bp.post("/api/tickets/<ticket_id>/recall")
+@document(responses={200: ticket_schema})
 @staff
 def recall(ticket_id: str) -> dict:
     return _transition(ticket_id, "recall")
 
 
 @bp.post("/api/tickets/<ticket_id>/serve")
+@document(responses={200: ticket_schema})
 @staff
 def serve(ticket_id: str) -> dict:
     return _transition(ticket_id, "serve")
 
 
 @bp.post("/api/tickets/<ticket_id>/no-show")
+@document(responses={200: ticket_schema})
 @staff
 def no_show(ticket_id: str) -> dict:
     return _transition(ticket_id, "no-show")
 
 
 @bp.post("/api/tickets/<ticket_id>/cancel")
+@document(responses={200: ticket_schema})
 @staff
 def cancel(ticket_id: str) -> dict:
     return _transition(ticket_id, "cancel")
-
-
-# --- establishment settings: calling rule and theme ------------------------------------
-
-@bp.get("/api/settings/calling")
-@staff
-def get_calling_settings() -> dict:
-    return CallingSettingsSchema().dump(services.calling_settings())
-
-
-@bp.route("/api/settings/calling", methods=["PUT", "PATCH"])
-@manager_required
-def update_calling_settings() -> dict:
-    # PUT sets both values; PATCH takes either.
-    changes = CallingSettingsSchema().load(json_body(), partial=request.method == "PATCH")
-    return CallingSettingsSchema().dump(services.update_calling_settings(changes))
-
-
-@bp.get("/api/theme")
-@staff
-def get_theme() -> dict:
-    return ThemeOutSchema().dump(services.get_theme())
-
-
-@bp.put("/api/theme")
-@manager_required
-def put_theme() -> dict:
-    return ThemeOutSchema().dump(services.update_theme(ThemeSchema().load(json_body())))
-
-
-@bp.get("/api/theme.css")
-@staff
-def theme_css() -> Response:
-    """The establishment's CSS variables, for the dashboard pages (inline styles are forbidden)."""
-    response = Response(theme_rules.stylesheet(services.current_establishment().theme), mimetype="text/css")
-    response.headers["Cache-Control"] = "private, max-age=3600"  # linked with ?v=<theme version>
-    return response
-
-
-# --- dashboard pages ------------------------------------------------------------------------
-
-def _dashboard_page(template: str, *roles: str, **context):
-    """Render a dashboard page for signed-in staff; the login page for anyone else (the dashboard's guard)."""
-    from kiosk.dashboard.pages import render_page, sign_in_or_refuse
-
-    refused = sign_in_or_refuse(*roles)
-    if refused is not None:
-        return refused
-    return render_page(template, **context)
-
-
-@bp.get("/dashboard/counter")
-def counter_page():
-    return _dashboard_page("queues/counter.html")
-
-
-@bp.get("/dashboard/theme")
-def theme_page():
-    return _dashboard_page("queues/theme.html", "manager", text_on=theme_rules.TEXT_ON,
-                           min_contrast=theme_rules.MIN_CONTRAST, sounds=theme_rules.SOUNDS)
 
 
 # --- public ticket page -------------------------------------------------------------------
@@ -219,6 +179,9 @@ def _tracking_limit(name: str, default: str):
 
 
 @public_bp.get("/t/<token>.json")
+@document(responses={200: json_object("Everything the ticket page shows (ETag; 304 when unchanged)"),
+                     304: "Not modified (If-None-Match)"},
+          summary="A ticket's public state (the token is the secret)")
 # Phones on an establishment's Wi-Fi share one public IP and poll about 80 times
 # a minute each: the per-IP default would throttle a full waiting room. Limit
 # per token instead, with a per-IP ceiling far above a waiting room.
