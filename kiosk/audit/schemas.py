@@ -7,6 +7,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from kiosk.base import iso
+
 MAX_RANGE_DAYS = 366
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 500
@@ -66,7 +68,9 @@ class AuditQuerySchema(Schema):
 
 class AuditEventSchema(Schema):
     id = fields.UUID()
-    occurred_at = fields.AwareDateTime(default_timezone=timezone.utc)
+    # SQLite hands back naive UTC: always written with its offset.
+    occurred_at = fields.Function(lambda event: iso(event.occurred_at),
+                                  metadata={"format": "date-time"})
     actor_id = fields.UUID(allow_none=True, metadata={"description": "the staff user; null for the system"})
     action = fields.String(metadata={"example": "user.deactivated"})
     target_type = fields.String(metadata={"example": "user"})

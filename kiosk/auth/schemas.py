@@ -1,9 +1,8 @@
-from datetime import timezone
-
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from kiosk.auth.models import ROLES
+from kiosk.base import iso
 
 
 class LoginSchema(Schema):
@@ -61,7 +60,8 @@ class UserSchema(Schema):
     email = fields.String()
     role = fields.String()
     active = fields.Boolean()
-    created_at = fields.AwareDateTime(default_timezone=timezone.utc)
+    created_at = fields.Function(lambda user: iso(user.created_at),
+                                 metadata={"format": "date-time"})
 
 
 class UserListSchema(Schema):
