@@ -63,6 +63,8 @@ def register() -> tuple[dict, int, dict]:
     :raise 404 not_found: the queue is not one of the establishment's.
     """
     if _has_claim_code():
+        # A claim code is typed by a person (12 characters): guessable enough that an IP
+        # past the failure limit is refused before the code is even looked at.
         check_auth_failures()
         data = claim_code_schema.load(json_body())
         try:
