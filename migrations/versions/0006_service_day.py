@@ -1,7 +1,7 @@
 """Service days: EXPIRED tickets, refunds, codes unique per establishment and day.
 
 Revision ID: 0006_service_day
-Revises: 0005_stats_indexes
+Revises: 0007_staff_audit (re-chained after main gained 0007)
 
 - ``tickets.status`` may be ``EXPIRED`` (the day closed before the ticket was served).
 - ``tickets.refunded_at`` / ``refunded_by``: a paid ticket that ended unserved
@@ -21,7 +21,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0006_service_day"
-down_revision = "0005_stats_indexes"
+down_revision = "0007_staff_audit"
 branch_labels = None
 depends_on = None
 
