@@ -2,12 +2,13 @@
 from kiosk.auth.models import Establishment, User
 from kiosk.devices.models import Device, DeviceClaim
 from kiosk.display.models import Display
-from kiosk.payments.models import Transaction
+from kiosk.payments.models import CashCollection, Transaction
 from kiosk.queues.models import Queue, Ticket, TicketSequence
 from kiosk.tenancy import TenantMixin
 
-TENANT_MODELS = [cls for cls in (User, Device, DeviceClaim, Display, Transaction, Queue, Ticket, TicketSequence)
+TENANT_MODELS = [cls for cls in (User, Device, DeviceClaim, Display, Transaction, CashCollection, Queue, Ticket,
+                                   TicketSequence)
                  if issubclass(cls, TenantMixin)]
 
-__all__ = ["Establishment", "User", "Device", "DeviceClaim", "Display", "Transaction", "Queue", "Ticket",
+__all__ = ["Establishment", "User", "Device", "DeviceClaim", "Display", "Transaction", "CashCollection", "Queue", "Ticket",
            "TicketSequence", "TENANT_MODELS"]

@@ -75,6 +75,10 @@ def _add_claim_and_payment(device_id: str, queue_id) -> None:
     db.session.add(Transaction(transaction_id=uuid.uuid4(), device_id=device_id, amount=100, currency="XOF",
                                status="FAILED", failure_reason="amount_below_vip_price", payload_hash="0" * 64))
     db.session.commit()
+    # The box is emptied once (and found exact), so every tenant has a cash collection; it starts empty.
+    from kiosk.payments.cash import collect
+
+    collect(device_id, 100)
 
 
 @dataclass

@@ -3,20 +3,35 @@
   POST /iot/payments               {"transaction_id", "amount", "currency"?} -> 202 new | 200 retry | 422
   GET  /iot/payments/<id>          the owning device only; else 404
   POST /iot/tickets                {"request_id"} -> 201 first | 200 after (same ticket)
+
+Cash boxes (manager JWT; the rules are in ``kiosk/payments/cash.py``):
+
+  GET  /api/devices/<device_id>/cash            what the coin box should hold since its last collection
+  POST /api/devices/<device_id>/collections     {"counted", "last_collection_id"?} -> 201 | 409 collection_conflict
+  GET  /api/devices/<device_id>/collections     newest first (?limit=1..1000, default 100)
+  GET  /api/settings/cash, PUT|PATCH            {"difference_threshold"}: differences beyond it are highlighted
 """
 from __future__ import annotations
 
-from flask import Blueprint, g
+import uuid
 
+from flask import Blueprint, g, request
+
+from kiosk.auth.access import manager_required
 from kiosk.devices.guard import verify_device_signature
 from kiosk.observability import current_request_id
-from kiosk.payments import services
-from kiosk.payments.schemas import (FreeTicketCreateSchema, FreeTicketSchema, PaymentAcceptedSchema,
-                                    PaymentCreateSchema, PaymentStatusSchema)
+from kiosk.payments import cash, services
+from kiosk.payments.schemas import (CashBoxSchema, CashSettingsSchema, CollectionCreateSchema, CollectionListSchema,
+                                    CollectionSchema, CollectionsQuerySchema, FreeTicketCreateSchema, FreeTicketSchema,
+                                    PaymentAcceptedSchema, PaymentCreateSchema, PaymentStatusSchema)
 from kiosk.web import json_body
 
 # Payment routes live under /iot and share the device signature guard.
 bp = Blueprint("payments", __name__, url_prefix="/iot")
+# The cash boxes keep the contract's /api/devices/... paths; they read payments, so they live here.
+cash_bp = Blueprint("cash", __name__, url_prefix="/api")
+
+blueprints = [bp, cash_bp]
 
 # Schemas hold no per-request state: build them once (the ingest is the hot path).
 payment_create = PaymentCreateSchema()
@@ -49,3 +64,43 @@ def create_free_ticket() -> tuple[dict, int]:
     ticket, created = services.issue_free_ticket(g.device, data["request_id"])
     body = {**services.device_ticket(ticket), "request_id": str(data["request_id"])}
     return FreeTicketSchema().dump(body), 201 if created else 200
+
+
+# --- cash boxes --------------------------------------------------------------------------------
+
+@cash_bp.get("/devices/<device_id>/cash")
+@manager_required
+def cash_box(device_id: str) -> dict:
+    return CashBoxSchema().dump(cash.cash_box(device_id))
+
+
+@cash_bp.post("/devices/<device_id>/collections")
+@manager_required
+def create_collection(device_id: str) -> tuple[dict, int]:
+    cash.box_device(device_id)  # another establishment's kiosk is a 404 whatever the body
+    data = CollectionCreateSchema().load(json_body())
+    collection = cash.collect(device_id, data["counted"],
+                              last_collection_id=data.get("last_collection_id", cash.NOT_GIVEN),
+                              user_id=uuid.UUID(g.user_id))
+    return CollectionSchema().dump(cash.describe_collections([collection])[0]), 201
+
+
+@cash_bp.get("/devices/<device_id>/collections")
+@manager_required
+def list_collections(device_id: str) -> dict:
+    query = CollectionsQuerySchema().load(request.args)
+    rows = cash.collections(device_id, query["limit"])
+    return CollectionListSchema().dump({"device_id": device_id, "collections": cash.describe_collections(rows)})
+
+
+@cash_bp.get("/settings/cash")
+@manager_required
+def get_cash_settings() -> dict:
+    return CashSettingsSchema().dump(cash.cash_settings())
+
+
+@cash_bp.route("/settings/cash", methods=["PUT", "PATCH"])
+@manager_required
+def update_cash_settings() -> dict:
+    data = CashSettingsSchema().load(json_body())
+    return CashSettingsSchema().dump(cash.update_cash_settings(data["difference_threshold"]))
