@@ -84,7 +84,7 @@
 
   function showBox(content) {
     if (!content) { return; }
-    $("collect-title").textContent = content.label;
+    $("collect-title").textContent = L.collectTitle.replace("%s", content.label);
     $("collect-expected").textContent = fmt.money(content.expected);
     $("collect-expected").setAttribute("data-value", String(content.expected));
     var counts = { CONFIRMED: 0, FAILED: 0, PENDING: 0 };
@@ -111,7 +111,8 @@
     out.classList.add(difference === 0 ? "exact" : difference < 0 ? "short" : "over");
     if (difference !== 0 && beyond(difference)) {
       out.setAttribute("data-beyond", "");
-      out.textContent += " — " + L.beyond.replace("%s", fmt.money(state.threshold));
+      // With a threshold of 0 every difference stands out; naming "0" would only confuse.
+      if (state.threshold > 0) { out.textContent += " — " + L.beyond.replace("%s", fmt.money(state.threshold)); }
     }
   }
   counted.addEventListener("input", updateDifference);
