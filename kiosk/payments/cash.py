@@ -214,6 +214,9 @@ def collections(device_id: str, limit: int = HISTORY_LIMIT) -> list[CashCollecti
 
 def collections_between(start: datetime, end: datetime, device_id: str | None = None) -> list[CashCollection]:
     """Every collection of the establishment collected in [start, end), newest first (the CSV export)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        # SQLite (embedded) stores naive UTC text: compare like with like.
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
     where = [CashCollection.collected_at >= start, CashCollection.collected_at < end]
     if device_id is not None:
         box_device(device_id)
