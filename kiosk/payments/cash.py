@@ -154,9 +154,11 @@ def collect(device_id: str, counted: int, *, last_collection_id=NOT_GIVEN, user_
     """
     try:
         return _collect(device_id, counted, last_collection_id, user_id, now or _utcnow())
-    except IntegrityError:
-        # uq_cash_collections_device_number: another collection took this number.
+    except IntegrityError as exc:
         db.session.rollback()
+        if "uq_cash_collections_device_number" not in str(exc.orig) and "cash_collections.number" not in str(exc.orig):
+            raise
+        # Another collection of this box took this number (the lock makes it rare: a second line of defence).
         raise CollectionConflict(_last_collection_id(device_id)) from None
     except Exception:
         db.session.rollback()

@@ -340,3 +340,27 @@ def test_payments_arriving_during_collections_are_each_counted_exactly_once(app,
     assert sum(c["payments"] for c in ours) == payers * per_payer
     assert all(collection_id is not None for _, collection_id in totals["payments"])
     assert final["number"] == len(ours) + 1
+
+
+def test_without_the_row_lock_the_unique_number_still_lets_only_one_collection_through(app, world, owner_engine,
+                                                                                        kiosk, monkeypatch):
+    """The second line of defence: take the device lock away, the unique (device, number) still holds."""
+    monkeypatch.setattr(cash, "_locked_device", cash.box_device)
+    device = world.a.device_id
+    pay(kiosk, amount=500)
+    count = 6
+    clients = [_manager_client(app, world.a.manager_email) for _ in range(count)]
+
+    def post(index):
+        response = collect(clients[index], device, 500)
+        return response.status_code, response.get_json()
+
+    answers = run_threads(app, count, post)
+    statuses = [status for status, _ in answers]
+    assert set(statuses) <= {201, 409}, answers
+    assert all(body["error"]["code"] == "collection_conflict" for status, body in answers if status == 409)
+    totals = owner_totals(owner_engine, device)
+    numbers = [c["number"] for c in totals["collections"]]
+    assert numbers == list(range(1, len(numbers) + 1))  # no number twice
+    assert statuses.count(201) == len(numbers) - 1
+    assert sum(c["expected"] for c in totals["collections"][1:]) == 500  # the 500 counted once
