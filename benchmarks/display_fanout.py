@@ -173,7 +173,7 @@ def rss_kb(pid: int) -> int:
 def seed(app) -> tuple[str, str]:
     from flask_migrate import upgrade
 
-    from kiosk.auth.services import create_establishment
+    from kiosk.establishments.services import create_establishment
     from kiosk.display.services import create_display
     from kiosk.queues.services import create_queue, issue_ticket
     from kiosk.tenancy import tenant_scope
@@ -265,7 +265,7 @@ def run_one(n: int, events: int, worker_class: str, env: dict, establishment_id:
 
 def _one_cycle(n, events, address, path, pid, establishment_id, app) -> tuple[int, int, list]:
     """Connect n screens, publish the events, disconnect: RSS loaded and after."""
-    from kiosk.events import publish
+    from kiosk.display.bus import publish
 
     pipes, procs = [], []
     for count in (n // 2 + n % 2, n // 2):

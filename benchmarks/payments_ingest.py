@@ -64,7 +64,7 @@ def free_port() -> int:
 def seed(app, devices: int) -> dict:
     from flask_migrate import upgrade
 
-    from kiosk.auth.services import create_establishment
+    from kiosk.establishments.services import create_establishment
     from kiosk.devices.services import register_device
     from kiosk.queues.services import create_queue
     from kiosk.tenancy import tenant_scope

@@ -21,7 +21,7 @@ socket), each call for a random establishment:
 - daily, the full year (365 days) and the last 31 days; monthly, the last 12
   months; VIP count, the full year;
 - cold: the establishment's cache generation is bumped before each call
-  (``kiosk.stats.cache.invalidate``, outside the timing), so every call
+  (``kiosk.cache.invalidate``, outside the timing), so every call
   runs the SQL; Postgres buffers are warm;
 - warm: every establishment primed once, then the same calls hit Redis.
 
@@ -94,7 +94,7 @@ JOIN queues q ON q.establishment_id = t.establishment_id
 
 
 def seed(app, owner, establishments: int, transactions: int, standard: bool) -> list[str]:
-    from kiosk.auth.services import create_establishment
+    from kiosk.establishments.services import create_establishment
     from kiosk.queues.services import create_queue
     from kiosk.tenancy import tenant_scope
 
@@ -162,7 +162,7 @@ def pct(samples: list[float], q: float) -> float:
 
 
 def measure(app, tokens: dict[str, str], path: str, key: str, calls: int, cold: bool) -> list[float]:
-    from kiosk.stats.cache import invalidate
+    from kiosk.cache import invalidate
 
     client = app.test_client()
     ids = list(tokens)
@@ -188,7 +188,7 @@ def measure(app, tokens: dict[str, str], path: str, key: str, calls: int, cold: 
 def explain(app, owner, est_id: str) -> str:
     from zoneinfo import ZoneInfo
 
-    from kiosk.auth.models import Establishment
+    from kiosk.establishments.models import Establishment
     from kiosk.extensions import db
     from kiosk.payments.models import Transaction
     from kiosk.stats import services

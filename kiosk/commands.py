@@ -4,11 +4,20 @@ from __future__ import annotations
 import json
 
 import click
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, MultiFernet
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from kiosk.auth import services as auth_services
-from kiosk.tenancy import tenant_scope
+from kiosk.devices.models import Device
+from kiosk.devices.services import register_device
+from kiosk.devices.simulator import simulate_device_command
+from kiosk.display.services import create_display
+from kiosk.establishments.services import create_establishment
+from kiosk.extensions import db
+from kiosk.queues.services import create_queue
+from kiosk.tenancy import system_scope, tenant_scope
 
 
 def _echo(data: dict) -> None:
@@ -22,7 +31,7 @@ def _echo(data: dict) -> None:
 @click.option("--vip-price", required=True, type=int)
 @click.option("--locale", default="fr", type=click.Choice(["fr", "en"]))
 def create_establishment_command(name, tz, currency, vip_price, locale):
-    establishment = auth_services.create_establishment(name, tz, currency.upper(), vip_price, locale)
+    establishment = create_establishment(name, tz, currency.upper(), vip_price, locale)
     _echo({"id": establishment.id, "name": establishment.name, "slug": establishment.slug,
            "timezone": establishment.timezone, "currency": establishment.currency,
            "vip_price": establishment.vip_price})
@@ -49,11 +58,7 @@ def seed_demo_command(base_url):
 
 
 def seed_demo(base_url: str) -> dict:
-    from kiosk.devices.services import register_device
-    from kiosk.display.services import create_display
-    from kiosk.queues.services import create_queue
-
-    establishment = auth_services.create_establishment(
+    establishment = create_establishment(
         "Clinique du Plateau", "Africa/Abidjan", "XOF", 500, "fr")
     suffix = establishment.slug
     manager = auth_services.create_user(establishment.id, f"manager@{suffix}.demo", DEMO_PASSWORD, "manager")
@@ -85,13 +90,6 @@ def rotate_device_keys_command():
     Run after putting a new key first in DEVICE_SECRET_KEYS (old keys kept);
     once it reports done, the old keys can be removed. Idempotent.
     """
-    import sqlalchemy as sa
-    from cryptography.fernet import Fernet, MultiFernet
-
-    from kiosk.devices.models import Device
-    from kiosk.extensions import db
-    from kiosk.tenancy import system_scope
-
     fernet = MultiFernet([Fernet(k) for k in current_app.config["DEVICE_SECRET_KEYS"]])
     rotated = 0
     with system_scope():
@@ -108,8 +106,4 @@ def register_commands(app: Flask) -> None:
     for command in (create_establishment_command, create_user_command, seed_demo_command,
                     rotate_device_keys_command):
         app.cli.add_command(command)
-    try:
-        from kiosk.devices.simulator import simulate_device_command
-    except ImportError:
-        return
     app.cli.add_command(simulate_device_command)

@@ -129,7 +129,6 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
         # Fault-test hook, never honoured in production: hold each payment's
         # processing transaction open this long (the SIGKILL-mid-payment test).
-        "PAYMENTS_TEST_DELAY_SECONDS": 0.0 if production else float(env.get("KIOSK_PAYMENTS_TEST_DELAY_SECONDS") or 0),
         # Comma-separated networks allowed to scrape /metrics without the token.
         "METRICS_ALLOWED_NETWORKS": env.get("METRICS_ALLOWED_NETWORKS", ""),
         # Reverse proxies in front of the app (X-Forwarded-For/-Proto/-Host trusted

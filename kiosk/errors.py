@@ -2,11 +2,14 @@
 
     {"error": {"code": "...", "message": "...", "details": {...}}}
 
-`code` is stable English; `message` is translated for people.
+`code` is stable English; `message` is translated for people. Error log
+lines get the request's id, route, tenant, device and user from a logging
+filter that observability installs on this module's logger.
 """
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from flask import Flask, Response, jsonify, request
@@ -14,6 +17,8 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from kiosk.extensions import db, limiter
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +101,14 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
     def handle_database_down(exc):
-        log.error("database unavailable", extra={**_context(), "error": type(exc).__name__})
+        log.error("database unavailable", extra={"error": type(exc).__name__})
         _rollback_quietly()
         return error_response(503, "service_unavailable", headers={"Retry-After": "5"})
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)
     def handle_redis_down(exc):
-        log.error("redis unavailable", extra={**_context(), "error": type(exc).__name__})
+        log.error("redis unavailable", extra={"error": type(exc).__name__})
         return error_response(503, "service_unavailable", headers={"Retry-After": "5"})
 
     @app.teardown_appcontext
@@ -112,8 +117,6 @@ def register_errorhandlers(app: Flask) -> None:
         # Postgres died mid-request, closing the session fails on the dead
         # connection; raised here it would escape Flask as a bare 500 after
         # the 503 was already built. Drop the session instead.
-        from kiosk.extensions import db
-
         try:
             db.session.remove()
         except Exception as error:  # noqa: BLE001
@@ -123,28 +126,14 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
         # Logged with its trace for us; the client only gets the shape.
-        log.critical("unhandled error", extra={**_context(), "error": type(exc).__name__}, exc_info=exc)
+        log.critical("unhandled error", extra={"error": type(exc).__name__}, exc_info=exc)
         _rollback_quietly()
         return error_response(500)
 
 
-def _context() -> dict:
-    """Request id, route, tenant, device and user for an error log line."""
-    try:
-        from kiosk.observability import request_context
-
-        return request_context()
-    except Exception:  # noqa: BLE001 - logging context must never mask the error
-        return {}
-
-
 def _retry_after(exc: HTTPException) -> str:
     """Seconds until the breached flask-limiter window frees a slot."""
-    import time
-
     try:
-        from kiosk.extensions import limiter
-
         current = limiter.current_limit
         if current is not None and current.reset_at:
             return str(max(1, int(current.reset_at - time.time()) + 1))
@@ -163,8 +152,6 @@ def _wants_html() -> bool:
 
 
 def _rollback_quietly() -> None:
-    from kiosk.extensions import db
-
     try:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - the connection may already be gone

@@ -1,93 +1,201 @@
-"""Side effects that run only after a commit: cache invalidation and the
-queue event that displays and tracking pages listen to.
+"""Typed domain events, emitted by writers and delivered after commit.
 
-Events on ``est:<establishment_id>:events`` are JSON objects with a ``type``
-and a ``seq`` (per establishment, increasing, assigned here by Redis INCR so
-that every web process forwards the same numbers and a listener can see a
-gap). Types published by the services:
+A service that changes something emits an event (``emit(TicketCalled(...))``)
+inside its transaction. Nothing happens until the commit; a rollback drops it.
+After the commit every subscriber of the event's type runs, in the order
+they were registered by ``create_app``:
 
-- ``{"type": "ticket", "ticket_id", "queue_id", "code", "kind", "status", "counter"}``
-  on every ticket change (issue, call, recall, serve, no-show, cancel);
-- ``{"type": "called", "ticket": {"ticket_id", "code", "kind", "counter", "queue_id"}}``
-  on call-next and recall (the TV announces it);
-- ``{"type": "queue", "queue_id", "waiting": <count>, "next": [<ticket brief>, ...]}`` when a
-  waiting list changes (``next``: the first tickets in calling order, what a TV shows);
-- ``{"type": "payment", "transaction_id", "status", "ticket_id"}`` when a payment ends;
-- ``{"type": "theme", "theme": {...}}`` when the establishment's theme changes.
+- the cache drops the establishment's cached reads (``kiosk.cache``);
+- the TV fan-out publishes the event's ``broadcast()`` on the establishment's
+  Redis channel (``kiosk.display.bus``);
+- metrics count payments (``kiosk.observability.metrics``).
 
-A failure here is logged and swallowed: it must never roll back or fail the
-payment or ticket change that caused it.
+So a writer never calls a side effect, and a side effect can be added or
+removed without touching a writer. A failing subscriber is logged and
+swallowed: it must never fail the change that caused it.
+
+What a screen receives (``broadcast()``) is documented in docs/display.md.
 """
 from __future__ import annotations
 
-import json
 import logging
-import time
+import uuid
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sqlalchemy import event
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from kiosk.extensions import db, redis_client
+from kiosk.extensions import db
 
 log = logging.getLogger(__name__)
 
-_KEY = "kiosk_after_commit"
+_PENDING = "kiosk_after_commit"
 
 
-def channel_for(establishment_id) -> str:
-    return f"est:{establishment_id}:events"
+# --- the events ------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    establishment_id: uuid.UUID | str
+    # Values computed inside the transaction, stored in the cache once the
+    # commit has invalidated the old ones: {name: (value, ttl_seconds)}.
+    warm: dict[str, tuple[Any, int]] = field(default_factory=dict, compare=False, repr=False)
+
+    # Does this change make the establishment's cached reads stale?
+    @property
+    def stale_cache(self) -> bool:
+        return True
+
+    def broadcast(self) -> dict | None:
+        """What screens listening to the establishment receive, or None."""
+        return None
 
 
-def seq_key(establishment_id) -> str:
-    return f"est:{establishment_id}:seq"
+@dataclass(frozen=True, kw_only=True)
+class TicketChanged(DomainEvent):
+    """A ticket was issued, called, recalled, served, marked no-show or cancelled."""
+    ticket_id: str
+    queue_id: str
+    code: str
+    kind: str
+    status: str
+    counter: str | None = None
+
+    def broadcast(self) -> dict:
+        return {"type": "ticket", "ticket_id": self.ticket_id, "queue_id": self.queue_id, "code": self.code,
+                "kind": self.kind, "status": self.status, "counter": self.counter}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketCalled(DomainEvent):
+    """A counter called (or recalled) a ticket: the TV announces it."""
+    ticket_id: str
+    queue_id: str
+    code: str
+    kind: str
+    counter: str | None
+
+    def broadcast(self) -> dict:
+        return {"type": "called", "ticket": {"ticket_id": self.ticket_id, "code": self.code, "kind": self.kind,
+                                             "counter": self.counter, "queue_id": self.queue_id}}
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueChanged(DomainEvent):
+    """A waiting list changed: its count and the next tickets in calling order."""
+    queue_id: str
+    waiting: int
+    next: list[dict]
+    extra: dict = field(default_factory=dict)
+
+    def broadcast(self) -> dict:
+        return {"type": "queue", "queue_id": self.queue_id, "waiting": self.waiting, "next": self.next,
+                **self.extra}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallingRuleChanged(DomainEvent):
+    calling: dict
+
+    def broadcast(self) -> dict:
+        return {"type": "settings", "calling": self.calling}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThemeChanged(DomainEvent):
+    theme: dict
+
+    def broadcast(self) -> dict:
+        return {"type": "theme", "theme": self.theme}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentReceived(DomainEvent):
+    """A device's payment was recorded, PENDING."""
+    transaction_id: str
+
+    @property
+    def stale_cache(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentSettled(DomainEvent):
+    """A payment ended: CONFIRMED with its ticket, or FAILED with a reason."""
+    transaction_id: str
+    status: str
+    ticket_id: str | None = None
+
+    @property
+    def stale_cache(self) -> bool:
+        # A confirmed payment made a ticket and revenue; a failed one changed neither.
+        return self.status == "CONFIRMED"
+
+    def broadcast(self) -> dict:
+        return {"type": "payment", "transaction_id": self.transaction_id, "status": self.status,
+                "ticket_id": self.ticket_id}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisplayRevoked(DomainEvent):
+    """A TV's token was revoked: its open sockets must close."""
+    display_id: str
+
+    @property
+    def stale_cache(self) -> bool:
+        return False
+
+    def broadcast(self) -> dict:
+        return {"type": "display_revoked", "display_id": self.display_id}
+
+
+# --- subscribing and emitting -----------------------------------------------------
+
+Subscriber = Callable[[DomainEvent], None]
+_subscribers: list[tuple[type[DomainEvent], Subscriber]] = []
+
+
+def subscribe(handler: Subscriber, *event_types: type[DomainEvent]) -> None:
+    """Run ``handler(event)`` after the commit of every event of these types (all if none).
+
+    Idempotent: ``create_app`` may run more than once in a process (tests).
+    """
+    for event_type in event_types or (DomainEvent,):
+        if (event_type, handler) not in _subscribers:
+            _subscribers.append((event_type, handler))
+
+
+def deliver(event: DomainEvent) -> None:
+    """Run the subscribers of ``event`` now; each failure is logged and swallowed."""
+    for event_type, handler in list(_subscribers):
+        if isinstance(event, event_type):
+            try:
+                handler(event)
+            except Exception:  # noqa: BLE001
+                log.exception("event subscriber failed", extra={
+                    "event": type(event).__name__, "establishment_id": str(event.establishment_id)})
+
+
+def emit(event: DomainEvent) -> None:
+    """Deliver ``event`` once the current transaction commits (dropped on rollback)."""
+    after_commit(lambda: deliver(event))
 
 
 def after_commit(callback: Callable[[], None]) -> None:
     """Run ``callback`` once the current transaction commits (dropped on rollback)."""
-    db.session().info.setdefault(_KEY, []).append(callback)
+    db.session().info.setdefault(_PENDING, []).append(callback)
 
 
-@event.listens_for(Session, "after_commit")
+@sa_event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
-    callbacks = session.info.pop(_KEY, [])
-    for callback in callbacks:
+    for callback in session.info.pop(_PENDING, []):
         try:
             callback()
         except Exception:  # noqa: BLE001
             log.exception("after-commit side effect failed")
 
 
-@event.listens_for(Session, "after_rollback")
+@sa_event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
-    session.info.pop(_KEY, None)
-
-
-def publish(establishment_id, payload: dict) -> None:
-    """Publish one event on the establishment's channel; never raises."""
-    try:
-        # sent_at lets a screen (and the load test) measure call-to-screen latency.
-        payload = {**payload, "seq": redis_client.incr(seq_key(establishment_id)), "sent_at": time.time()}
-        redis_client.publish(channel_for(establishment_id), json.dumps(payload, default=str))
-    except Exception:  # noqa: BLE001
-        log.warning("event publish failed", extra={"establishment_id": str(establishment_id)})
-
-
-def ticket_changed(establishment_id, payload: dict, warm: dict[str, tuple[Any, int]] | None = None) -> None:
-    """After commit: invalidate the establishment's cache, then publish the event.
-
-    ``warm`` maps cache names to ``(value, ttl)`` computed inside the
-    transaction: stored under the generation this invalidation created, so the
-    reads that follow the change do not all recompute it.
-    """
-
-    def _notify() -> None:
-        from kiosk.stats.cache import invalidate, store
-
-        generation = invalidate(establishment_id)
-        publish(establishment_id, payload)
-        if generation is not None:
-            for name, (value, ttl) in (warm or {}).items():
-                store(establishment_id, name, value, generation, ttl)
-
-    after_commit(_notify)
+    session.info.pop(_PENDING, None)

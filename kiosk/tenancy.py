@@ -28,8 +28,10 @@ from typing import Iterator, TypeVar
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
+from sqlalchemy.orm import Session, with_loader_criteria
 
+from kiosk.base import TenantMixin, TenantRoot, as_uuid
+from kiosk.errors import NotFound
 from kiosk.extensions import db
 
 _current: ContextVar[uuid.UUID | None] = ContextVar("kiosk_establishment", default=None)
@@ -46,14 +48,6 @@ class TenantMismatch(RuntimeError):
     """A row for another establishment was about to be written."""
 
 
-class TenantMixin:
-    """Columns and marker for every row that belongs to one establishment."""
-
-    establishment_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("establishments.id", ondelete="CASCADE"), index=True, nullable=False,
-    )
-
-
 def current_establishment_id() -> uuid.UUID | None:
     return _current.get()
 
@@ -67,7 +61,7 @@ def require_establishment_id() -> uuid.UUID:
 
 def set_current_establishment(establishment_id) -> object:
     """Set the tenant for the rest of this context; returns a reset token."""
-    return _current.set(_as_uuid(establishment_id))
+    return _current.set(as_uuid(establishment_id))
 
 
 def reset_current_establishment(token) -> None:
@@ -76,7 +70,7 @@ def reset_current_establishment(token) -> None:
 
 @contextmanager
 def tenant_scope(establishment_id) -> Iterator[uuid.UUID]:
-    token = _current.set(_as_uuid(establishment_id))
+    token = _current.set(as_uuid(establishment_id))
     try:
         yield _current.get()
     finally:
@@ -97,20 +91,8 @@ def in_system_scope() -> bool:
     return _system.get()
 
 
-def _as_uuid(value) -> uuid.UUID | None:
-    if value is None or isinstance(value, uuid.UUID):
-        return value
-    return uuid.UUID(str(value))
-
-
 def _tenant_classes(state) -> bool:
-    from kiosk.auth.models import Establishment
-
-    for mapper in state.all_mappers:
-        cls = mapper.class_
-        if issubclass(cls, TenantMixin) or cls is Establishment:
-            return True
-    return False
+    return any(issubclass(mapper.class_, (TenantMixin, TenantRoot)) for mapper in state.all_mappers)
 
 
 def _filter_tenant_rows(state) -> None:
@@ -124,11 +106,9 @@ def _filter_tenant_rows(state) -> None:
             "query on a tenant table with no establishment in context; "
             "set one with tenant_scope() or, if crossing tenants is intended, system_scope()"
         )
-    from kiosk.auth.models import Establishment
-
     state.statement = state.statement.options(
         with_loader_criteria(TenantMixin, lambda cls: cls.establishment_id == tid, include_aliases=True),
-        with_loader_criteria(Establishment, lambda cls: cls.id == tid, include_aliases=True),
+        with_loader_criteria(TenantRoot, lambda cls: cls.id == tid, include_aliases=True),
     )
 
 
@@ -236,8 +216,6 @@ def get_or_404(model: type[T], ident, *, column=None) -> T:
 
     Malformed ids are 404 too: an id either names one of your rows or nothing.
     """
-    from kiosk.errors import NotFound
-
     column = column if column is not None else sa.inspect(model).primary_key[0]
     if isinstance(column.type, sa.Uuid):
         try:
@@ -248,32 +226,3 @@ def get_or_404(model: type[T], ident, *, column=None) -> T:
     if row is None:
         raise NotFound()
     return row
-
-
-# --- DDL used by migrations ---------------------------------------------------
-
-def enable_rls_sql(table: str, column: str = "establishment_id", app_role: str = "kiosk_app") -> list[str]:
-    """Statements that put one table under row-level security (Postgres)."""
-    predicate = (f"current_setting('app.system', true) = 'on' "
-                 f"OR {column}::text = current_setting('app.establishment_id', true)")
-    return [
-        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-        f"DROP POLICY IF EXISTS tenant_isolation ON {table}",
-        f"CREATE POLICY tenant_isolation ON {table} USING ({predicate}) WITH CHECK ({predicate})",
-        f'GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO "{app_role}"',
-    ]
-
-
-def create_app_role_sql(app_role: str = "kiosk_app") -> list[str]:
-    # Roles are cluster-wide; tolerate a concurrent creation by another database.
-    return [
-        f"""DO $$ BEGIN
-              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app_role}') THEN
-                CREATE ROLE "{app_role}" NOLOGIN NOBYPASSRLS;
-              END IF;
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-            END $$""",
-        f'GRANT "{app_role}" TO CURRENT_USER',
-        f'GRANT USAGE ON SCHEMA public TO "{app_role}"',
-    ]

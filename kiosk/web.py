@@ -1,10 +1,16 @@
 """Small request helpers shared by every blueprint."""
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
 from flask import request
 from flask_babel import lazy_gettext as _l
 
 from kiosk.errors import ApiError
+
+FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
 
 
 def json_body() -> dict:
@@ -31,3 +37,17 @@ def optional_json_body() -> dict:
     if not request.get_data(cache=True):
         return {}
     return json_body()
+
+
+@lru_cache(maxsize=None)
+def asset_version(relative: str) -> str:
+    """A content hash of a front-end file, so browsers, TVs and service workers never mix old and new files."""
+    try:
+        return hashlib.sha256((FRONTEND / relative).read_bytes()).hexdigest()[:10]
+    except OSError:
+        return "0"
+
+
+def asset_url(relative: str) -> str:
+    """``/static/<relative>?v=<content hash>``."""
+    return f"/static/{relative}?v={asset_version(relative)}"

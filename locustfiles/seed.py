@@ -28,6 +28,7 @@ def main() -> None:
 
     from kiosk import create_app
     from kiosk.auth import services as auth_services
+    from kiosk.establishments.services import create_establishment
     from kiosk.devices.services import register_device
     from kiosk.display.services import create_display
     from kiosk.queues.services import create_queue
@@ -42,7 +43,7 @@ def main() -> None:
     one_hash = auth_models.generate_password_hash(PASSWORD)
     with app.app_context(), mock.patch.object(auth_models, "generate_password_hash", lambda _password: one_hash):
         for n in range(args.establishments):
-            est = auth_services.create_establishment(f"Load {n:03d}", "Africa/Abidjan", "XOF", 500, "fr")
+            est = create_establishment(f"Load {n:03d}", "Africa/Abidjan", "XOF", 500, "fr")
             entry = {"id": str(est.id), "vip_price": 500, "currency": "XOF", "managers": [], "agents": [],
                      "queues": [], "devices": [], "displays": []}
             entry["managers"].append(auth_services.create_user(est.id, f"manager{n}@load.test", PASSWORD,

@@ -194,10 +194,11 @@ def seed(app) -> dict:
     from flask_migrate import upgrade
 
     from kiosk.auth import services as auth
+    from kiosk.establishments.services import create_establishment
 
     with app.app_context():
         upgrade(revision="heads")
-        est = auth.create_establishment("Clinique du Plateau", "Africa/Abidjan", "XOF", 500, "fr")
+        est = create_establishment("Clinique du Plateau", "Africa/Abidjan", "XOF", 500, "fr")
         manager = auth.create_user(est.id, "manager@clinique.example", "demo password 1", "manager")
         agent = auth.create_user(est.id, "agent@clinique.example", "demo password 2", "agent")
         return {"id": str(est.id), "manager": manager.email, "agent": agent.email}

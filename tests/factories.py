@@ -5,6 +5,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from kiosk.auth import services as auth_services
+from kiosk.establishments.services import create_establishment
 from kiosk.devices.services import register_device
 from kiosk.display.services import create_display
 from kiosk.queues.services import create_queue, issue_ticket
@@ -34,7 +35,7 @@ class Tenant:
 def make_establishment(name: str | None = None, timezone: str = "Africa/Abidjan", currency: str = "XOF",
                        vip_price: int = 500, locale: str = "fr"):
     n = next(_counter)
-    return auth_services.create_establishment(name or f"Establishment {n}", timezone, currency, vip_price,
+    return create_establishment(name or f"Establishment {n}", timezone, currency, vip_price,
                                               locale)
 
 

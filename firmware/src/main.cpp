@@ -8,12 +8,14 @@
 //   Clock         -> esp_timer (monotonic) + SNTP (wall time)
 //   RandomSource  -> esp_random() (hardware RNG; true random while Wi-Fi is on)
 //   HttpTransport -> WiFiClientSecure with the CA pinned from NVS + HTTPClient
-//   TicketDisplay -> Serial (a TFT can implement the same interface)
+//   TicketDisplay -> kiosk::ScreenDisplay on a TFT_eSPI canvas (320x240 SPI TFT)
+//                    with the receipt printer on UART2, teed with a Serial log
 //   Acceptor      -> the INHIBIT GPIO
 // and feeds coin pulses from an IRAM_ATTR interrupt through a lock-free ring.
 
 #include <Arduino.h>
 #include <HTTPClient.h>
+#include <TFT_eSPI.h>
 #include <WiFi.h>
 #include <WiFiClientSecure.h>
 #if __has_include(<esp_random.h>)
@@ -30,6 +32,8 @@
 #include "kiosk/app.h"
 #include "kiosk/config.h"
 #include "kiosk/pulse_ring.h"
+#include "kiosk/screen_display.h"
+#include "kiosk/screens.h"
 
 #ifndef KIOSK_PULSE_PIN
 #define KIOSK_PULSE_PIN 34
@@ -42,6 +46,18 @@
 #endif
 #ifndef KIOSK_STATUS_LED_PIN
 #define KIOSK_STATUS_LED_PIN 2
+#endif
+#ifndef KIOSK_TFT_BL_PIN
+#define KIOSK_TFT_BL_PIN 21
+#endif
+#ifndef KIOSK_PRINTER_TX_PIN
+#define KIOSK_PRINTER_TX_PIN 17
+#endif
+#ifndef KIOSK_PRINTER_RX_PIN
+#define KIOSK_PRINTER_RX_PIN 16
+#endif
+#ifndef KIOSK_PRINTER_BAUD
+#define KIOSK_PRINTER_BAUD 9600
 #endif
 
 namespace {
@@ -160,8 +176,43 @@ private:
 };
 
 // --------------------------------------------------------------- display ---
-// Serial display. A TFT version implements the same kiosk::TicketDisplay
-// (draw the code large and a QR of tracking_url) and replaces it below.
+// The core draws everything (text in its own font, QR modules) as filled
+// rectangles; TFT_eSPI (pins and driver set in platformio.ini) pushes them.
+class TftCanvas : public kiosk::Canvas {
+public:
+    explicit TftCanvas(TFT_eSPI& tft) : tft_(tft) {}
+    int width() const override { return kiosk::kScreenW; }
+    int height() const override { return kiosk::kScreenH; }
+    void fill_rect(int x, int y, int w, int h, uint16_t color) override { tft_.fillRect(x, y, w, h, color); }
+
+private:
+    TFT_eSPI& tft_;
+};
+
+// ESC/POS printer on UART2. write() blocks until the bytes are in the UART
+// FIFO: ~10 KB per receipt, about 10 s at 9600 baud (README); coin pulses are
+// still timestamped by the ISR meanwhile.
+class UartPrinter : public kiosk::PrinterPort {
+public:
+    explicit UartPrinter(HardwareSerial& port) : port_(port) {}
+    void write(const uint8_t* data, size_t size) override { port_.write(data, size); }
+    void discard_input() override {
+        while (port_.available() > 0) port_.read();
+    }
+    int read_byte(uint32_t timeout_ms) override {
+        unsigned long start = millis();
+        while (millis() - start < timeout_ms) {
+            if (port_.available() > 0) return port_.read();
+            delay(1);
+        }
+        return -1;
+    }
+
+private:
+    HardwareSerial& port_;
+};
+
+// Serial log of what the customer sees (and the operator alerts).
 class SerialDisplay : public kiosk::TicketDisplay {
 public:
     void show_ticket(const kiosk::TicketInfo& t) override {
@@ -186,6 +237,9 @@ public:
         Serial.printf("credit: %lld / %lld %s\n", static_cast<long long>(credit), static_cast<long long>(price),
                       currency.c_str());
     }
+    void show_processing(int64_t amount, const std::string& currency) override {
+        Serial.printf("payment of %lld %s saved, sending\n", static_cast<long long>(amount), currency.c_str());
+    }
     void show_acceptor(uint32_t reasons) override {
         Serial.printf("[acceptor] %s\n", kiosk::describe_inhibit(reasons).c_str());
         digitalWrite(KIOSK_STATUS_LED_PIN, reasons == kiosk::kInhibitNone ? HIGH : LOW);
@@ -205,7 +259,12 @@ NvsStorage g_storage;
 EspClock g_clock;
 EspRandom g_random;
 HttpsTransport g_https;
-SerialDisplay g_display;
+SerialDisplay g_serial_display;
+TFT_eSPI g_tft;
+TftCanvas g_canvas(g_tft);
+UartPrinter g_printer(Serial2);
+kiosk::ScreenDisplay g_screen(g_canvas, g_clock, &g_printer);
+kiosk::DisplayTee g_display(g_serial_display, g_screen);
 PinAcceptor g_acceptor;
 kiosk::KioskApp* g_app = nullptr;
 std::string g_line;
@@ -217,6 +276,11 @@ void apply_network_config() {
     g_https.configure(c.server_url, c.ca_pem);
     strlcpy(g_ntp_server, c.ntp_server.c_str(), sizeof g_ntp_server);
     g_sntp_started = false;  // (re)start SNTP once Wi-Fi is up
+}
+
+void configure_screen() {
+    const kiosk::DeviceConfig& c = g_app->config();
+    g_screen.configure(c.theme, c.price, c.currency);
 }
 
 void start_wifi() {
@@ -253,6 +317,9 @@ void poll_console() {
             case kiosk::ConsoleAction::NetworkChanged:
                 apply_network_config();
                 break;
+            case kiosk::ConsoleAction::ThemeChanged:
+                configure_screen();
+                break;
             case kiosk::ConsoleAction::None:
                 break;
         }
@@ -269,6 +336,14 @@ void setup() {
     digitalWrite(KIOSK_STATUS_LED_PIN, LOW);
 
     Serial.begin(115200);
+    // The printer answers DLE EOT 4 on its TX line: RX is needed for the paper sensor.
+    Serial2.begin(KIOSK_PRINTER_BAUD, SERIAL_8N1, KIOSK_PRINTER_RX_PIN, KIOSK_PRINTER_TX_PIN);
+    // Backlight off until the first screen is drawn (no flash of garbage).
+    pinMode(KIOSK_TFT_BL_PIN, OUTPUT);
+    digitalWrite(KIOSK_TFT_BL_PIN, LOW);
+    g_tft.init();
+    g_tft.setRotation(1);  // landscape, 320x240
+    g_tft.fillScreen(0);
     delay(50);
     Serial.println("\nkiosk firmware: type 'help' for the console");
 
@@ -279,6 +354,8 @@ void setup() {
     static kiosk::KioskApp app(g_storage, g_https, g_clock, g_random, g_display, g_acceptor);
     g_app = &app;
     app.begin();
+    configure_screen();
+    digitalWrite(KIOSK_TFT_BL_PIN, HIGH);
     apply_network_config();
     start_wifi();
 
@@ -303,5 +380,11 @@ void loop() {
     if (g_pulses.take_dropped() > 0) g_app->on_lost_pulses();
 
     g_app->service(now_us);  // at most one HTTPS request (blocking, bounded by the timeouts)
+    g_screen.tick();
+    static kiosk::PaperState paper = kiosk::PaperState::Ok;
+    if (g_screen.last_paper() != paper) {  // tell the operator once per change (the customer sees it on screen)
+        paper = g_screen.last_paper();
+        Serial.printf("[printer] %s\n", kiosk::describe_paper(paper));
+    }
     delay(5);
 }

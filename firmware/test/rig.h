@@ -15,6 +15,7 @@ struct Rig {
     fakes::RecordingDisplay display;
     fakes::FakeAcceptor acceptor;
     kiosk::AppOptions options;
+    kiosk::TicketDisplay* screen = nullptr;  // when set, the app draws on it instead of `display`
     std::unique_ptr<kiosk::KioskApp> app;
 
     static constexpr const char* kDevice = "dev_7Kq2xM9pLw3R";
@@ -36,7 +37,7 @@ struct Rig {
     }
 
     void boot() {
-        app.reset(new kiosk::KioskApp(storage, server, clock, rng, display, acceptor, options));
+        app.reset(new kiosk::KioskApp(storage, server, clock, rng, screen ? *screen : display, acceptor, options));
         app->begin();
     }
     // Power cut: RAM and uncommitted writes are gone; boot again from flash.

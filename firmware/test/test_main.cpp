@@ -1,5 +1,5 @@
 // Host test runner: firmware/test/run.sh builds and runs this.
-//   kiosk_host_tests <shared/test-vectors/device-signing.json> <cross-check vectors from cross_vectors.py>
+//   kiosk_host_tests <shared/test-vectors/device-signing.json> <cross-check vectors from cross_vectors.py> [png dir]
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -8,6 +8,7 @@
 
 std::string g_vectors_path;
 std::string g_cross_path;
+std::string g_out_dir = ".";  // where the screen tests write their PNGs
 
 int main(int argc, char** argv) {
     if (argc < 3) {
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
     }
     g_vectors_path = argv[1];
     g_cross_path = argv[2];
+    if (argc > 3) g_out_dir = argv[3];
     auto start = std::chrono::steady_clock::now();
     int failed_cases = 0;
     for (const auto& c : testing::registry()) {

@@ -1,42 +1,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from kiosk.base import TenantMixin, utcnow
 from kiosk.concurrency import off_loop
 from kiosk.extensions import db
-from kiosk.tenancy import TenantMixin
 
 ROLES = ("manager", "agent")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class Establishment(db.Model):
-    __tablename__ = "establishments"
-
-    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    name: Mapped[str] = mapped_column(sa.String(120))
-    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
-    timezone: Mapped[str] = mapped_column(sa.String(64), default="Africa/Abidjan")
-    currency: Mapped[str] = mapped_column(sa.String(3), default="XOF")
-    locale: Mapped[str] = mapped_column(sa.String(5), default="fr")
-    vip_price: Mapped[int] = mapped_column(sa.Integer, default=500)
-    # primary, accent, vip colours (hex), logo_url, sound; validated by the theme schema.
-    theme: Mapped[dict] = mapped_column(sa.JSON, default=dict)
-    vip_streak_max: Mapped[int] = mapped_column(sa.Integer, default=3)
-    max_standard_wait_min: Mapped[int] = mapped_column(sa.Integer, default=45)
-    # {"mon": ["08:00", "18:00"], ...} in local time; used by display health warnings.
-    opening_hours: Mapped[dict] = mapped_column(sa.JSON, default=dict)
-    # Cash collections whose |counted - expected| exceeds this (minor units) are highlighted.
-    cash_difference_threshold: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
 class User(TenantMixin, db.Model):
@@ -50,6 +25,10 @@ class User(TenantMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (sa.CheckConstraint("role IN ('manager', 'agent')", name="ck_users_role"),)
+
+    # Named, not imported: accounts sit below the establishments domain, which
+    # owns the model. Login reads the establishment's locale through it.
+    establishment = relationship("Establishment", lazy="select", viewonly=True)
 
     def set_password(self, password: str) -> None:
         # Werkzeug 3 defaults to scrypt: slow and salted.

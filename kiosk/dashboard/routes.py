@@ -9,6 +9,8 @@
                                 (expected amount, collect, history, threshold), revenue per kiosk
   GET  /dashboard/devices/collections.csv   cash collections as CSV (?from&to[&device=])
   GET  /dashboard/queues        queues with their waiting count, links to the counter screen
+  GET  /dashboard/counter       the counter screen: call, recall, serve (staff)
+  GET  /dashboard/theme         the establishment's theme and calling rule (manager)
 
 Pages read data from the JSON API (``/stats/...``, ``/api/...``) with the same
 cookie; writes send the CSRF cookie's value back in ``X-CSRF-TOKEN``.
@@ -25,12 +27,18 @@ from flask_jwt_extended import decode_token, set_access_cookies, unset_jwt_cooki
 from marshmallow import ValidationError
 
 from kiosk.auth import services as auth_services
+from kiosk.auth.pages import dashboard_page, error_page
 from kiosk.dashboard import services
-from kiosk.dashboard.pages import dashboard_page, error_page, render_page, sign_in_or_refuse
+from kiosk.dashboard.pages import layout_context, render_page
 from kiosk.dashboard.schemas import (CollectionExportQuerySchema, DateRangeSchema, LoginFormSchema, LogoutFormSchema,
                                      OverviewQuerySchema)
 from kiosk.errors import ApiError
+from kiosk.establishments import theme as theme_rules
+from kiosk.establishments.services import current_establishment
+from kiosk.queues import services as queue_services
+from kiosk.queues.presentation import describe_queue
 from kiosk.security import check_auth_failures, check_login_lockout, record_auth_failure, record_login_failure
+from kiosk.web import asset_url
 
 bp = Blueprint("dashboard", __name__)
 
@@ -162,7 +170,7 @@ def choose_language(code: str):
 # --- overview --------------------------------------------------------------------------------
 
 def _establishment():
-    return auth_services.get_establishment()
+    return current_establishment()
 
 
 @bp.get("/dashboard")
@@ -246,11 +254,9 @@ def export_collections():
 @bp.get("/dashboard/queues")
 @dashboard_page()
 def queues_page():
-    from kiosk.queues import services as queue_services
-
     queues = []
     for queue in queue_services.list_queues():
-        detail = queue_services.describe_queue(queue, with_waiting=True)
+        detail = describe_queue(queue, with_waiting=True)
         queues.append({"id": detail["id"], "name": detail["name"], "prefix": detail["prefix"],
                        "active": detail["active"], "waiting": detail.get("waiting_count", 0),
                        "called": len(detail.get("called", []))})
@@ -258,8 +264,19 @@ def queues_page():
     return render_page("dashboard/queues.html", queues=queues)
 
 
+@bp.get("/dashboard/counter")
+@dashboard_page()
+def counter_page():
+    return render_page("dashboard/counter.html")
+
+
+@bp.get("/dashboard/theme")
+@dashboard_page("manager")
+def theme_page():
+    return render_page("dashboard/theme.html", text_on=theme_rules.TEXT_ON,
+                       min_contrast=theme_rules.MIN_CONTRAST, sounds=theme_rules.SOUNDS)
+
+
 @bp.app_context_processor
 def _template_helpers() -> dict:
-    from kiosk.dashboard.pages import dashboard_asset, layout_context
-
-    return {"dashboard_asset": dashboard_asset, "dashboard_layout": layout_context}
+    return {"dashboard_asset": asset_url, "dashboard_layout": layout_context}

@@ -6,18 +6,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-
-import sqlalchemy as sa
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 
-from kiosk.auth.services import get_establishment
 from kiosk.devices.models import Device
+from kiosk.establishments.services import current_establishment
 from kiosk.extensions import db
 from kiosk.payments import cash
+from kiosk.stats import services as stats
 
 MAX_RANGE_DAYS = 366
 _NEXT_ALLOWED = re.compile(r"^/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$")
@@ -101,8 +101,6 @@ CSV_COLUMNS = ("date", "revenue_minor", "revenue", "currency", "transactions", "
 
 def export_rows(date_from: date, date_to: date, locale: str) -> tuple[dict, list[dict]]:
     """One row per local day of the range: revenue (minor and formatted), transactions, VIP count."""
-    from kiosk.stats import services as stats
-
     revenue = stats.revenue_daily(date_from, date_to)
     vip = {str(day["date"]): day["count"] for day in stats.vip_count(date_from, date_to)["days"]}
     currency = revenue["currency"]
@@ -154,7 +152,7 @@ def collection_export_rows(date_from: date, date_to: date, device_id: str | None
 
     :raise NotFound: ``device_id`` is not one of the establishment's kiosks.
     """
-    establishment = get_establishment()
+    establishment = current_establishment()
     zone = ZoneInfo(establishment.timezone)
     start, end = local_day_bounds(date_from, date_to, establishment.timezone)
     collections = cash.collections_between(start, end, device_id)

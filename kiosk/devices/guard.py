@@ -21,9 +21,10 @@ import sqlalchemy as sa
 from flask import current_app, g, request
 from flask_babel import lazy_gettext as _l
 
+from kiosk.base import TOKEN_SHAPE
 from kiosk.devices import signing
 from kiosk.devices.models import Device
-from kiosk.devices.services import candidate_secrets
+from kiosk.devices.services import candidate_secrets, decrypt_secret, encrypt_secret
 from kiosk.errors import ApiError
 from kiosk.extensions import db, redis_client
 from kiosk.security import check_auth_failures, hit_identity_limit, record_auth_failure
@@ -33,7 +34,8 @@ CLOCK_WINDOW_SECONDS = 300
 NONCE_TTL_SECONDS = 600
 LAST_SEEN_EVERY_SECONDS = 60
 
-_NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# A nonce has the shape of every URL-safe secret (kiosk/base.py).
+_NONCE_RE = TOKEN_SHAPE
 _DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _SIGNATURE_RE = re.compile(r"^v1=[0-9a-f]{64}$")
 _TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
@@ -60,13 +62,11 @@ _decoy_tokens: dict[tuple, str] = {}
 
 def _decoy_secret() -> str:
     """Decrypt a throwaway token, so an unknown device costs what a known one does."""
-    from kiosk.devices import services
-
     keys = tuple(current_app.config["DEVICE_SECRET_KEYS"])
     token = _decoy_tokens.get(keys)
     if token is None:
-        token = _decoy_tokens[keys] = services.encrypt_secret("0" * 64)
-    return services.decrypt_secret(token)
+        token = _decoy_tokens[keys] = encrypt_secret("0" * 64)
+    return decrypt_secret(token)
 
 
 def authenticate_device() -> Device:

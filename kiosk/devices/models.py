@@ -4,11 +4,10 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kiosk.auth.models import utcnow
+from kiosk.base import TenantMixin, utcnow
 from kiosk.extensions import db
-from kiosk.tenancy import TenantMixin
 
 
 class Device(TenantMixin, db.Model):
@@ -26,6 +25,9 @@ class Device(TenantMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (sa.CheckConstraint("status IN ('ACTIVE', 'DISABLED')", name="ck_devices_status"),)
+
+    # Named, not imported: devices and queues are sibling domains.
+    queue = relationship("Queue", viewonly=True)
 
 
 class DeviceClaim(TenantMixin, db.Model):

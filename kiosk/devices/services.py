@@ -11,13 +11,14 @@ import hashlib
 import logging
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, MultiFernet
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from kiosk.base import aware, related_class, utcnow
 from kiosk.devices.models import Device, DeviceClaim
 from kiosk.errors import ApiError
 from kiosk.extensions import db
@@ -31,19 +32,6 @@ SECRET_GRACE = timedelta(hours=24)
 CLAIM_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 CLAIM_LENGTH = 12  # 30**12 ~ 2**59, alive 15 minutes, per-IP limited
 
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; they are UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
-# --- secrets at rest ---------------------------------------------------------------
 
 def _fernet() -> MultiFernet:
     # Newest key first: it encrypts; every key still decrypts.
@@ -86,9 +74,7 @@ def register_device(label: str, queue_id=None) -> tuple[Device, str]:
 
 def queue_of_tenant(queue_id):
     """The current establishment's queue, or the contract's 404 (another tenant's id included)."""
-    from kiosk.queues.models import Queue
-
-    return get_or_404(Queue, queue_id)
+    return get_or_404(related_class(Device.queue), queue_id)
 
 
 def register_for_manager(label: str, queue_id) -> tuple[Device, str]:
@@ -123,7 +109,7 @@ def create_claim(label: str, queue_id) -> tuple[DeviceClaim, str]:
     queue = queue_of_tenant(queue_id)
     code = _new_claim_code()
     claim = DeviceClaim(code_hash=hash_claim_code(code), label=label.strip(), queue_id=queue.id,
-                        expires_at=_utcnow() + CLAIM_TTL)
+                        expires_at=utcnow() + CLAIM_TTL)
     db.session.add(claim)
     db.session.commit()
     log.info("device claim created", extra={"claim_id": str(claim.id)})
@@ -148,7 +134,7 @@ def register_with_claim(code: str) -> tuple[Device, str]:
 
     :raise InvalidClaimCode: unknown, expired or already used.
     """
-    now = _utcnow()
+    now = utcnow()
     spend = (sa.update(DeviceClaim)
              .where(DeviceClaim.code_hash == hash_claim_code(code), DeviceClaim.used_at.is_(None),
                     DeviceClaim.expires_at > now)
@@ -207,18 +193,18 @@ def rotate_secret(device_id: str) -> tuple[Device, str]:
     secret_key = new_secret()
     device.previous_secret_encrypted = device.secret_encrypted
     device.secret_encrypted = encrypt_secret(secret_key)
-    device.rotated_at = _utcnow()
+    device.rotated_at = utcnow()
     db.session.commit()
     log.info("device secret rotated", extra={"device_id": device_id})
     return device, secret_key
 
 
 def previous_secret_valid_until(device: Device, now: datetime | None = None) -> datetime | None:
-    rotated_at = _aware(device.rotated_at)
+    rotated_at = aware(device.rotated_at)
     if not device.previous_secret_encrypted or rotated_at is None:
         return None
     until = rotated_at + SECRET_GRACE
-    return until if until > (now or _utcnow()) else None
+    return until if until > (now or utcnow()) else None
 
 
 def candidate_secrets(device: Device, now: datetime | None = None) -> list[str]:
@@ -237,11 +223,11 @@ def describe(device: Device, queue_names: dict | None = None) -> dict:
         "device_id": device.device_id,
         "label": device.label,
         "status": device.status,
-        "last_seen": _aware(device.last_seen),
+        "last_seen": aware(device.last_seen),
         "queue_id": device.queue_id,
         "queue_name": queue_names.get(device.queue_id),
-        "created_at": _aware(device.created_at),
-        "rotated_at": _aware(device.rotated_at),
+        "created_at": aware(device.created_at),
+        "rotated_at": aware(device.rotated_at),
         "previous_secret_valid_until": previous_secret_valid_until(device),
     }
 
@@ -253,8 +239,7 @@ def describe_all() -> list[dict]:
 
 
 def _queue_names(queue_ids) -> dict[uuid.UUID, str]:
-    from kiosk.queues.models import Queue
-
+    Queue = related_class(Device.queue)  # noqa: N806 - a model class
     wanted = {q for q in queue_ids if q is not None}
     if not wanted:
         return {}

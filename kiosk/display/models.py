@@ -6,9 +6,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kiosk.auth.models import utcnow
+from kiosk.base import TenantMixin, utcnow
 from kiosk.extensions import db
-from kiosk.tenancy import TenantMixin
 
 
 class Display(TenantMixin, db.Model):

@@ -1,10 +1,6 @@
 """Displays: the managers' API, the TV page, its poll fallback and WebSocket."""
 from __future__ import annotations
 
-import hashlib
-from functools import lru_cache
-from pathlib import Path
-
 from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
                    send_from_directory)
 from flask_babel import get_locale
@@ -14,15 +10,15 @@ from kiosk.display import services
 from kiosk.display.protocol import serve_display
 from kiosk.display.schemas import DisplayCreatedSchema, DisplayLabelSchema, DisplaySchema
 from kiosk.errors import ApiError, NotFound
+from kiosk.establishments.services import current_establishment
 from kiosk.extensions import sock
-from kiosk.web import json_body
+from kiosk.web import FRONTEND, asset_url, json_body
 
 api_bp = Blueprint("display_api", __name__, url_prefix="/api/displays")
 public_bp = Blueprint("display", __name__)
 manage_bp = Blueprint("display_manage", __name__)
 blueprints = [api_bp, public_bp, manage_bp]
 
-FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 ASSETS = ("display/waiting-display.css", "display/waiting-display.js", "sounds/call-standard.wav",
           "sounds/call-vip.wav")
 
@@ -53,7 +49,7 @@ def list_displays() -> dict:
 @manager_required
 def get_display(display_id: str) -> dict:
     display = services.get_display(display_id)
-    return DisplaySchema().dump(services.describe(display, services.current_establishment(), _base_url()))
+    return DisplaySchema().dump(services.describe(display, current_establishment(), _base_url()))
 
 
 @api_bp.patch("/<display_id>")
@@ -62,14 +58,14 @@ def rename_display(display_id: str) -> dict:
     services.get_display(display_id)  # another tenant's id is a 404 before any 400
     data = DisplayLabelSchema().load(json_body())
     display = services.rename_display(display_id, data["label"])
-    return DisplaySchema().dump(services.describe(display, services.current_establishment(), _base_url()))
+    return DisplaySchema().dump(services.describe(display, current_establishment(), _base_url()))
 
 
 @api_bp.post("/<display_id>/revoke")
 @manager_required
 def revoke_display(display_id: str) -> dict:
     display = services.revoke_display(display_id)
-    return DisplaySchema().dump(services.describe(display, services.current_establishment(), _base_url()))
+    return DisplaySchema().dump(services.describe(display, current_establishment(), _base_url()))
 
 
 @manage_bp.get("/dashboard/displays")
@@ -84,23 +80,10 @@ def manage_page() -> Response | str:
     if claims["role"] != "manager":
         abort(403)
     return render_template("display/manage.html", locale=str(get_locale()),
-                           css_url=_asset_url("display/manage.css"), js_url=_asset_url("display/manage.js"))
+                           css_url=asset_url("display/manage.css"), js_url=asset_url("display/manage.js"))
 
 
 # --- the TV ------------------------------------------------------------------------------
-
-@lru_cache(maxsize=None)
-def asset_version(relative: str) -> str:
-    """A content hash, so a TV and its service worker never mix old and new files."""
-    try:
-        return hashlib.sha256((FRONTEND / relative).read_bytes()).hexdigest()[:10]
-    except OSError:
-        return "0"
-
-
-def _asset_url(relative: str) -> str:
-    return f"/static/{relative}?v={asset_version(relative)}"
-
 
 @public_bp.before_request
 def _resolve_socket_token() -> None:
@@ -140,8 +123,8 @@ def display_page(token: str) -> Response:
     config = current_app.config
     html = render_template(
         "display/display.html", ref=ref, token=token,
-        css_url=_asset_url(ASSETS[0]), js_url=_asset_url(ASSETS[1]),
-        assets=" ".join(_asset_url(a) for a in ASSETS),
+        css_url=asset_url(ASSETS[0]), js_url=asset_url(ASSETS[1]),
+        assets=" ".join(asset_url(a) for a in ASSETS),
         stale_seconds=config.get("DISPLAY_STALE_SECONDS", 45),
         poll_seconds=config.get("DISPLAY_POLL_SECONDS", 5),
         reload_hour=config.get("DISPLAY_RELOAD_HOUR", 3),

@@ -15,19 +15,23 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from kiosk.auth.models import Establishment, utcnow
-from kiosk.display.hours import is_open
+from kiosk.base import TOKEN_SHAPE, aware, iso, utcnow
+from kiosk.display.bus import seq_key
 from kiosk.display.models import Display
-from kiosk.events import after_commit, publish, seq_key
+from kiosk.establishments.hours import is_open
+from kiosk.establishments.models import Establishment
+from kiosk.establishments.services import current_establishment, screen_theme
+from kiosk.events import DisplayRevoked, emit
 from kiosk.extensions import db, redis_client
+from kiosk.queues.estimates import NEXT_TICKETS, queue_estimates, ticket_brief
 from kiosk.queues.models import Queue, Ticket
-from kiosk.queues.services import NEXT_TICKETS, local_day, queue_estimates, ticket_brief
+from kiosk.queues.numbering import local_day
 from kiosk.tenancy import get_or_404, system_scope, tenant_scope
 
 log = logging.getLogger(__name__)
@@ -36,11 +40,6 @@ QUIET_AFTER_SECONDS = 120
 HEARTBEAT_WRITE_SECONDS = 60
 RECENT_CALLS = 8
 SNAPSHOT_MEMO_SECONDS = 2.0
-_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-DEFAULT_THEME = {"primary": "#0b3d91", "accent": "#ffb400", "vip": "#c8102e", "logo_url": None,
-                 "sound": "chime"}
-DEFAULT_SOUNDS = {"standard": "/static/sounds/call-standard.wav", "vip": "/static/sounds/call-vip.wav"}
-REVOKED_EVENT = "display_revoked"
 
 
 # --- management (manager API) ----------------------------------------------------
@@ -77,8 +76,7 @@ def revoke_display(display_id) -> Display:
     display = get_display(display_id)
     if display.revoked_at is None:
         display.revoked_at = utcnow()
-        establishment_id, revoked_id = display.establishment_id, str(display.id)
-        after_commit(lambda: publish(establishment_id, {"type": REVOKED_EVENT, "display_id": revoked_id}))
+        emit(DisplayRevoked(establishment_id=display.establishment_id, display_id=str(display.id)))
         db.session.commit()
         _heartbeat_written.pop(display.id, None)
     return display
@@ -86,13 +84,6 @@ def revoke_display(display_id) -> Display:
 
 def display_url(token: str, base_url: str) -> str:
     return f"{base_url.rstrip('/')}/display/{token}"
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
 
 
 def display_health(display: Display, establishment: Establishment, now: datetime | None = None) -> dict:
@@ -103,8 +94,8 @@ def display_health(display: Display, establishment: Establishment, now: datetime
     during opening hours only (a TV switched off at night is normal). A
     display that never connected gets no warning: it may be a spare.
     """
-    now = now or datetime.now(timezone.utc)
-    last = _aware(display.last_heartbeat)
+    now = now or utcnow()
+    last = aware(display.last_heartbeat)
     open_now = is_open(establishment.opening_hours, establishment.timezone, now)
     health = {"status": "never", "quiet_for_seconds": None, "open_now": open_now,
               "warning": None, "warning_message": None}
@@ -123,21 +114,17 @@ def display_health(display: Display, establishment: Establishment, now: datetime
     return health
 
 
-def current_establishment() -> Establishment:
-    return db.session.execute(sa.select(Establishment)).scalar_one()
-
-
 def describe(display: Display, establishment: Establishment, base_url: str, now: datetime | None = None) -> dict:
     """A display as managers see it: its URL and its health."""
     return {"id": display.id, "label": display.label, "token": display.token,
-            "url": display_url(display.token, base_url), "last_heartbeat": _aware(display.last_heartbeat),
-            "created_at": _aware(display.created_at), "revoked_at": _aware(display.revoked_at),
+            "url": display_url(display.token, base_url), "last_heartbeat": aware(display.last_heartbeat),
+            "created_at": aware(display.created_at), "revoked_at": aware(display.revoked_at),
             **display_health(display, establishment, now)}
 
 
 def describe_all(base_url: str) -> list[dict]:
     establishment = current_establishment()
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     return [describe(d, establishment, base_url, now) for d in list_displays()]
 
 
@@ -157,7 +144,7 @@ class DisplayRef:
 
 def resolve_token(token: str) -> DisplayRef | None:
     """The active display holding ``token``, or None (unknown or revoked)."""
-    if not _TOKEN_SHAPE.match(token or ""):
+    if not TOKEN_SHAPE.match(token or ""):
         return None
     with system_scope():
         row = db.session.execute(
@@ -221,20 +208,6 @@ def current_seq(establishment_id) -> int:
         return 0
 
 
-def theme_for(establishment: Establishment) -> dict:
-    """The establishment's theme as the TV applies it, with the chime URLs."""
-    try:
-        from kiosk.queues import theme as themes
-    except ImportError:  # the queue domain owns themes; without it, the TV keeps its defaults
-        return {**DEFAULT_THEME, "sounds": dict(DEFAULT_SOUNDS)}
-    return {**themes.public_theme(establishment.theme), "sounds": themes.sound_urls(establishment.theme)}
-
-
-def _iso(moment: datetime | None) -> str | None:
-    moment = _aware(moment)
-    return moment.isoformat() if moment else None
-
-
 def _ticket_brief(ticket: Ticket) -> dict:
     return ticket_brief(ticket, ticket.queue_id)
 
@@ -277,11 +250,11 @@ def build_snapshot(establishment_id) -> dict:
             "ping_interval": current_app.config.get("DISPLAY_PING_SECONDS", 15),
             "establishment": {"id": str(establishment.id), "name": establishment.name,
                               "timezone": establishment.timezone, "locale": establishment.locale},
-            "theme": theme_for(establishment),
+            "theme": screen_theme(establishment),
             "queues": [{"id": str(q.id), "name": q.name, "prefix": q.prefix, "waiting": waiting.get(q.id, 0),
                         "next": upcoming[q.id]} for q in queues],
             "now_serving": _now_serving(called),
-            "recent_calls": [{**_ticket_brief(t), "counter": t.counter, "called_at": _iso(t.called_at),
+            "recent_calls": [{**_ticket_brief(t), "counter": t.counter, "called_at": iso(t.called_at),
                               "call_count": t.call_count} for t in called[:RECENT_CALLS]],
         }
     return snapshot
@@ -294,7 +267,7 @@ def _now_serving(called: list[Ticket]) -> list[dict]:
         latest.setdefault(ticket.counter or "", ticket)
     serving = [t for t in latest.values() if t.status == "CALLED"]
     serving.sort(key=lambda t: _natural_key(t.counter or ""))
-    return [{**_ticket_brief(t), "counter": t.counter, "called_at": _iso(t.called_at)} for t in serving]
+    return [{**_ticket_brief(t), "counter": t.counter, "called_at": iso(t.called_at)} for t in serving]
 
 
 def _natural_key(text: str) -> list:

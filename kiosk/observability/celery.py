@@ -11,6 +11,8 @@ import time
 from celery import signals
 
 from kiosk.observability.context import request_id_for_logs, task_request_id, task_started
+from kiosk.observability.logging import configure_logging
+from kiosk.observability.metrics import record_task
 
 log = logging.getLogger("kiosk.tasks")
 HEADER = "kiosk_request_id"
@@ -20,8 +22,6 @@ _tokens: dict[str, object] = {}
 def _setup_logging(loglevel=None, **_kwargs) -> None:
     # Receiving this signal stops Celery from installing its own handlers:
     # worker and beat log through the same JSON configuration as the web.
-    from kiosk.observability.logging import configure_logging
-
     configure_logging(level=loglevel or None)
 
 
@@ -56,20 +56,14 @@ def _failure(sender=None, task_id=None, exception=None, einfo=None, **_kwargs) -
     name = getattr(sender, "name", "unknown")
     log.error("task failed", extra={"task": name, "task_id": task_id, "error": type(exception).__name__},
               exc_info=(type(exception), exception, exception.__traceback__) if exception else None)
-    from kiosk.observability.metrics import record_task
-
     record_task(name, "failure")
 
 
 def _success(sender=None, **_kwargs) -> None:
-    from kiosk.observability.metrics import record_task
-
     record_task(getattr(sender, "name", "unknown"), "success")
 
 
 def _retry(sender=None, reason=None, **_kwargs) -> None:
-    from kiosk.observability.metrics import record_task
-
     name = getattr(sender, "name", "unknown")
     log.warning("task retry", extra={"task": name, "reason": type(reason).__name__ if reason else None})
     record_task(name, "retry")

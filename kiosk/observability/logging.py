@@ -9,6 +9,8 @@ import sys
 from flask import Flask
 from pythonjsonlogger.json import JsonFormatter
 
+from kiosk.observability.context import elapsed_ms_for_logs, request_id_for_logs
+
 # Values that must never reach a log line, whatever a caller passes.
 _SECRET_KEYS = re.compile(
     r"(secret|passw|pwd|signature|token|authorization|cookie|claim_code|api_?key|dsn|credential|fernet|jwt)",
@@ -53,8 +55,6 @@ class ScrubbingJsonFormatter(JsonFormatter):
         scrubbed = scrub(dict(log_record))
         log_record.clear()
         log_record.update(scrubbed)
-        from kiosk.observability.context import elapsed_ms_for_logs, request_id_for_logs
-
         if "request_id" not in log_record:
             rid = request_id_for_logs()
             if rid:

@@ -1,12 +1,13 @@
-"""Prometheus metrics, and the tiny hooks other packages may call.
+"""Prometheus metrics. This module knows no domain; domains feed it.
 
 - ``observe_request`` (called by the request hook): latency per route template.
-- ``record_payment(status)``: a payment reached a status (services may call it).
+- ``count_payment``: subscribed to the payment events, counts payments by status.
 - ``record_task(name, outcome)``: Celery outcomes; fed by Celery signals, so
   no task needs to call it.
-- At scrape time, from the database and the broker: transactions by status,
-  oldest PENDING age, waiting tickets, displays heard from lately, broker
-  queue length. Connected display sockets come from the display hub's gauge.
+- At scrape time: the gauges each domain registered with
+  ``register_state_gauges`` (transactions by status, oldest PENDING age,
+  waiting tickets, displays heard from lately), and the broker's queue
+  length. Connected display sockets come from the display hub's gauge.
 
 Multi-process (gunicorn): set ``PROMETHEUS_MULTIPROC_DIR`` to an empty,
 writable directory before the processes start; counters and histograms are
@@ -17,10 +18,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+
+from kiosk.extensions import db, redis_client
+from kiosk.tenancy import system_scope
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +34,6 @@ REQUEST_LATENCY = Histogram(
 )
 PAYMENTS = Counter("kiosk_payments_total", "Payments that reached a status, as reported by services", ["status"])
 TASKS = Counter("kiosk_celery_tasks_total", "Celery task outcomes", ["task", "outcome"])
-
-DISPLAY_LIVE_SECONDS = 120
 
 
 def observe_request(method: str, route: str, status: int, duration_ms: float | None) -> None:
@@ -49,8 +51,24 @@ def record_task(name: str, outcome: str) -> None:
     TASKS.labels(name, outcome).inc()
 
 
+# Scrape-time gauges: each domain registers a callback that yields its
+# metric families (kiosk/<domain>/metrics.py), so this module knows no domain.
+_state_gauges: list[Callable[[], Iterable]] = []
+
+
+def register_state_gauges(collect: Callable[[], Iterable]) -> None:
+    """Add a callback run at each scrape, in system scope, yielding GaugeMetricFamily objects."""
+    if collect not in _state_gauges:
+        _state_gauges.append(collect)
+
+
+def count_payment(event) -> None:
+    """Event subscriber: a payment was received (PENDING) or settled (CONFIRMED, FAILED)."""
+    record_payment(getattr(event, "status", "PENDING"))
+
+
 class StateCollector:
-    """Gauges read from Postgres and the broker when Prometheus scrapes."""
+    """Gauges read from the database and the broker when Prometheus scrapes."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -70,45 +88,14 @@ class StateCollector:
         yield up
 
     def _database_families(self):
-        import sqlalchemy as sa
-
-        from kiosk.display.models import Display
-        from kiosk.extensions import db
-        from kiosk.payments.models import Transaction
-        from kiosk.queues.models import Ticket
-        from kiosk.tenancy import system_scope
-
-        now = datetime.now(timezone.utc)
+        families = []
         with system_scope():
-            by_status = db.session.execute(
-                sa.select(Transaction.status, sa.func.count()).group_by(Transaction.status)).all()
-            oldest = db.session.execute(
-                sa.select(sa.func.min(Transaction.created_at)).where(Transaction.status == "PENDING")).scalar()
-            waiting = db.session.execute(
-                sa.select(sa.func.count()).select_from(Ticket).where(Ticket.status == "WAITING")).scalar()
-            displays = db.session.execute(
-                sa.select(sa.func.count()).select_from(Display).where(
-                    Display.revoked_at.is_(None),
-                    Display.last_heartbeat >= now - timedelta(seconds=DISPLAY_LIVE_SECONDS))).scalar()
+            for collect in _state_gauges:
+                families.extend(collect())
             db.session.rollback()
-        transactions = GaugeMetricFamily("kiosk_transactions", "Transactions by status (all tenants)",
-                                         labels=["status"])
-        counts = {"PENDING": 0, "CONFIRMED": 0, "FAILED": 0, **{s: n for s, n in by_status}}
-        for status, count in sorted(counts.items()):
-            transactions.add_metric([status], count)
-        yield transactions
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=timezone.utc)
-        yield GaugeMetricFamily("kiosk_payments_pending_oldest_seconds",
-                                "Age of the oldest PENDING transaction (0 if none)",
-                                value=(now - oldest).total_seconds() if oldest else 0)
-        yield GaugeMetricFamily("kiosk_tickets_waiting", "Tickets waiting in every queue", value=waiting or 0)
-        yield GaugeMetricFamily("kiosk_displays_live",
-                                f"Displays heard from in the last {DISPLAY_LIVE_SECONDS} s", value=displays or 0)
+        return families
 
     def _broker_family(self):
-        from kiosk.extensions import redis_client
-
         length = 0
         if not self.app.config["CELERY"].get("task_always_eager"):
             length = redis_client.llen("celery")
@@ -117,8 +104,6 @@ class StateCollector:
 
     @staticmethod
     def _rollback() -> None:
-        from kiosk.extensions import db
-
         try:
             db.session.rollback()
         except Exception:  # noqa: BLE001

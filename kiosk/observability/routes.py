@@ -10,6 +10,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from kiosk.errors import NotFound
+from kiosk.observability.metrics import render
+from kiosk.observability.openapi import openapi_document
 
 from kiosk.extensions import db, redis_client, talisman
 
@@ -81,13 +83,9 @@ def metrics() -> Response:
     # Refused scrapes look like any unknown path: the public learns nothing.
     if not _metrics_allowed():
         raise NotFound()
-    from kiosk.observability.metrics import render
-
     return Response(render(current_app), mimetype=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    from kiosk.observability.openapi import openapi_document
-
     return jsonify(openapi_document(current_app))

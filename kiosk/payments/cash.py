@@ -29,18 +29,20 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from kiosk.auth.models import Establishment, User
+from kiosk.auth.models import User
+from kiosk.base import aware, utcnow
 from kiosk.devices.models import Device
 from kiosk.errors import ApiError, NotFound
+from kiosk.establishments.services import current_establishment
 from kiosk.extensions import db
 from kiosk.payments.models import CashCollection, Transaction
-from kiosk.tenancy import get_or_404, require_establishment_id
+from kiosk.tenancy import get_or_404
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +57,6 @@ class CollectionConflict(ApiError):
         super().__init__(409, "collection_conflict",
                          _l("This cash box was collected meanwhile. Reload it and count again."),
                          {"last_collection_id": str(last_collection_id) if last_collection_id else None})
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; they are UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
-def _establishment() -> Establishment:
-    tid = require_establishment_id()
-    return db.session.execute(sa.select(Establishment).where(Establishment.id == tid)).scalar_one()
 
 
 def box_device(device_id: str) -> Device:
@@ -127,7 +113,7 @@ def cash_box(device_id: str) -> dict:
     :raise NotFound: unknown, or another establishment's device.
     """
     device = box_device(device_id)
-    currency = _establishment().currency
+    currency = current_establishment().currency
     last = last_collection(device_id)
     payments = _open_payments(device_id)
     expected, others = _totals(((p.amount, p.currency) for p in payments), currency)
@@ -135,11 +121,11 @@ def cash_box(device_id: str) -> dict:
         "device_id": device.device_id,
         "label": device.label,
         "currency": currency,
-        "since": _aware(last.collected_at) if last else _aware(device.created_at),
+        "since": aware(last.collected_at) if last else aware(device.created_at),
         "expected": expected,
         "other_currencies": others,
         "payments": [{"transaction_id": p.transaction_id, "amount": p.amount, "currency": p.currency,
-                      "status": p.status, "created_at": _aware(p.created_at)} for p in payments],
+                      "status": p.status, "created_at": aware(p.created_at)} for p in payments],
         "last_collection_id": last.id if last else None,
     }
 
@@ -156,7 +142,7 @@ def collect(device_id: str, counted: int, *, last_collection_id=NOT_GIVEN, user_
         or a concurrent collection of this box committed first.
     """
     try:
-        return _collect(device_id, counted, last_collection_id, user_id, now or _utcnow())
+        return _collect(device_id, counted, last_collection_id, user_id, now or utcnow())
     except IntegrityError as exc:
         db.session.rollback()
         if "uq_cash_collections_device_number" not in str(exc.orig) and "cash_collections.number" not in str(exc.orig):
@@ -173,8 +159,8 @@ def _collect(device_id: str, counted: int, seen, user_id, now: datetime) -> Cash
     last = last_collection(device_id)
     if seen is not NOT_GIVEN and seen != (last.id if last else None):
         raise CollectionConflict(last.id if last else None)
-    currency = _establishment().currency
-    since = _aware(last.collected_at) if last else _aware(device.created_at)
+    currency = current_establishment().currency
+    since = aware(last.collected_at) if last else aware(device.created_at)
     collection = CashCollection(id=uuid.uuid4(), device_id=device_id, number=(last.number + 1) if last else 1,
                                 collected_at=max(now, since), since=since, currency=currency, expected=0,
                                 counted=counted, difference=0, payments=0, collected_by=user_id)
@@ -235,7 +221,7 @@ def collections_between(start: datetime, end: datetime, device_id: str | None = 
 # --- the highlight threshold ---------------------------------------------------------------
 
 def threshold() -> int:
-    return int(_establishment().cash_difference_threshold or 0)
+    return int(current_establishment().cash_difference_threshold or 0)
 
 
 def beyond_threshold(collection: CashCollection, limit: int) -> bool:
@@ -244,13 +230,13 @@ def beyond_threshold(collection: CashCollection, limit: int) -> bool:
 
 
 def cash_settings() -> dict:
-    establishment = _establishment()
+    establishment = current_establishment()
     return {"difference_threshold": int(establishment.cash_difference_threshold or 0),
             "currency": establishment.currency}
 
 
 def update_cash_settings(difference_threshold: int) -> dict:
-    establishment = _establishment()
+    establishment = current_establishment()
     establishment.cash_difference_threshold = difference_threshold
     db.session.commit()
     log.info("cash threshold changed", extra={"difference_threshold": difference_threshold})
@@ -264,8 +250,8 @@ def describe_collection(collection: CashCollection, limit: int, emails: dict | N
         "id": collection.id,
         "number": collection.number,
         "device_id": collection.device_id,
-        "collected_at": _aware(collection.collected_at),
-        "since": _aware(collection.since),
+        "collected_at": aware(collection.collected_at),
+        "since": aware(collection.since),
         "currency": collection.currency,
         "expected": collection.expected,
         "counted": collection.counted,

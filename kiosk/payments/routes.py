@@ -19,11 +19,12 @@ from flask import Blueprint, g, request
 
 from kiosk.auth.access import manager_required
 from kiosk.devices.guard import verify_device_signature
-from kiosk.observability import current_request_id
-from kiosk.payments import cash, services
+from kiosk.observability.request_log import current_request_id
+from kiosk.payments import cash, ingest
 from kiosk.payments.schemas import (CashBoxSchema, CashSettingsSchema, CollectionCreateSchema, CollectionListSchema,
                                     CollectionSchema, CollectionsQuerySchema, FreeTicketCreateSchema, FreeTicketSchema,
                                     PaymentAcceptedSchema, PaymentCreateSchema, PaymentStatusSchema)
+from kiosk.queues.services import issue_free_ticket
 from kiosk.web import json_body
 
 # Payment routes live under /iot and share the device signature guard.
@@ -43,7 +44,7 @@ payment_status_schema = PaymentStatusSchema()
 @verify_device_signature
 def create_payment() -> tuple[dict, int]:
     data = payment_create.load(json_body())
-    result = services.ingest_payment(g.device, data["transaction_id"], data["amount"], data.get("currency"),
+    result = ingest.ingest_payment(g.device, data["transaction_id"], data["amount"], data.get("currency"),
                                      request_id=current_request_id())
     if result.created:
         return payment_accepted.dump(result.body), 202
@@ -53,16 +54,16 @@ def create_payment() -> tuple[dict, int]:
 @bp.get("/payments/<transaction_id>")
 @verify_device_signature
 def payment_status(transaction_id: str) -> dict:
-    transaction = services.get_payment(g.device, transaction_id)
-    return payment_status_schema.dump(services.describe_payment(transaction))
+    transaction = ingest.get_payment(g.device, transaction_id)
+    return payment_status_schema.dump(ingest.describe_payment(transaction))
 
 
 @bp.post("/tickets")
 @verify_device_signature
 def create_free_ticket() -> tuple[dict, int]:
     data = FreeTicketCreateSchema().load(json_body())
-    ticket, created = services.issue_free_ticket(g.device, data["request_id"])
-    body = {**services.device_ticket(ticket), "request_id": str(data["request_id"])}
+    ticket, created = issue_free_ticket(g.device.queue_id, g.device.device_id, data["request_id"])
+    body = {**ingest.device_ticket(ticket), "request_id": str(data["request_id"])}
     return FreeTicketSchema().dump(body), 201 if created else 200
 
 

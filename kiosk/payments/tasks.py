@@ -17,19 +17,20 @@ import redis
 from celery import shared_task
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from kiosk.payments import services
+from kiosk.payments import processing, sweeper
+from kiosk.payments.ingest import PROCESS_TASK
 
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, services.TransientError,
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, processing.TransientError,
                     redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
-@shared_task(name=services.PROCESS_TASK, acks_late=True, reject_on_worker_lost=True,
+@shared_task(name=PROCESS_TASK, acks_late=True, reject_on_worker_lost=True,
              autoretry_for=TRANSIENT_ERRORS, retry_backoff=1, retry_backoff_max=300, retry_jitter=True,
              max_retries=8, ignore_result=True)
 def process_transaction(transaction_id: str) -> str:
-    return services.process_transaction(transaction_id)
+    return processing.process_transaction(transaction_id)
 
 
 @shared_task(name="payments.sweep_pending", ignore_result=True, acks_late=True)
 def sweep_pending() -> dict:
-    return services.sweep_pending()
+    return sweeper.sweep_pending()

@@ -6,9 +6,8 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kiosk.auth.models import utcnow
+from kiosk.base import TenantMixin, utcnow
 from kiosk.extensions import db
-from kiosk.tenancy import TenantMixin
 
 TICKET_KINDS = ("STANDARD", "VIP")
 TICKET_STATUSES = ("WAITING", "CALLED", "SERVED", "NO_SHOW", "CANCELLED")

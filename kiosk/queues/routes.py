@@ -1,4 +1,4 @@
-"""Queues and tickets: the staff API, the theme API and the public ticket page.
+"""Queues and tickets: the staff API and the public ticket page.
 
 Staff (JWT, tenant-filtered; other-tenant ids are 404 before any body check):
   GET  /api/queues                      list             POST /api/queues (manager) -> 201
@@ -7,9 +7,6 @@ Staff (JWT, tenant-filtered; other-tenant ids are 404 before any body check):
   POST /api/queues/<id>/tickets         {"kind": "STANDARD"} -> 201 ticket
   POST /api/queues/<id>/call-next       {"counter"} -> 200 ticket | 204
   GET  /api/tickets/<id>;  POST /api/tickets/<id>/recall|serve|no-show|cancel -> 200 | 409
-  GET  /api/settings/calling (staff);   PUT|PATCH /api/settings/calling (manager)
-  GET  /api/theme (staff);              PUT /api/theme (manager);  GET /api/theme.css (staff)
-Dashboard pages (JWT cookie): /dashboard/counter (staff), /dashboard/theme (manager)
 Public (the token is the secret):
   /t/<token>, /t/<token>.json, /t/<token>/qr.svg, /t/<token>/theme.css
 """
@@ -25,11 +22,11 @@ from flask_limiter.util import get_remote_address
 
 from kiosk.auth.access import manager_required, staff_required
 from kiosk.extensions import limiter
+from kiosk.establishments import theme as theme_rules
 from kiosk.queues import services, tracking
-from kiosk.queues import theme as theme_rules
-from kiosk.queues.schemas import (CallingSettingsSchema, CallNextSchema, QueueCreateSchema, QueueDetailSchema,
-                                  QueueSchema, QueueUpdateSchema, ThemeOutSchema, ThemeSchema, TicketCreateSchema,
-                                  TicketSchema)
+from kiosk.queues.presentation import describe_queue, describe_ticket
+from kiosk.queues.schemas import (CallNextSchema, QueueCreateSchema, QueueDetailSchema, QueueSchema,
+                                  QueueUpdateSchema, TicketCreateSchema, TicketSchema)
 from kiosk.web import json_body, optional_json_body
 
 bp = Blueprint("queues", __name__)
@@ -44,7 +41,7 @@ staff = staff_required()
 @bp.get("/api/queues")
 @staff
 def list_queues() -> dict:
-    return {"queues": QueueSchema(many=True).dump([services.describe_queue(q) for q in services.list_queues()])}
+    return {"queues": QueueSchema(many=True).dump([describe_queue(q) for q in services.list_queues()])}
 
 
 @bp.post("/api/queues")
@@ -52,14 +49,14 @@ def list_queues() -> dict:
 def create_queue() -> tuple[dict, int]:
     data = QueueCreateSchema().load(json_body())
     queue = services.create_queue(data["name"], data["prefix"])
-    return QueueSchema().dump(services.describe_queue(queue)), 201
+    return QueueSchema().dump(describe_queue(queue)), 201
 
 
 @bp.get("/api/queues/<queue_id>")
 @staff
 def get_queue(queue_id: str) -> dict:
     queue = services.get_queue(queue_id)
-    return QueueDetailSchema().dump(services.describe_queue(queue, with_waiting=True))
+    return QueueDetailSchema().dump(describe_queue(queue, with_waiting=True))
 
 
 @bp.patch("/api/queues/<queue_id>")
@@ -67,7 +64,7 @@ def get_queue(queue_id: str) -> dict:
 def update_queue(queue_id: str) -> dict:
     services.get_queue(queue_id)
     changes = QueueUpdateSchema().load(json_body())
-    return QueueSchema().dump(services.describe_queue(services.update_queue(queue_id, changes)))
+    return QueueSchema().dump(describe_queue(services.update_queue(queue_id, changes)))
 
 
 @bp.post("/api/queues/<queue_id>/tickets")
@@ -76,7 +73,7 @@ def issue_ticket(queue_id: str) -> tuple[dict, int]:
     queue = services.get_queue(queue_id)
     data = TicketCreateSchema().load(optional_json_body())
     ticket = services.issue_ticket(queue, data["kind"])
-    return TicketSchema().dump(services.describe_ticket(ticket)), 201
+    return TicketSchema().dump(describe_ticket(ticket)), 201
 
 
 @bp.post("/api/queues/<queue_id>/call-next")
@@ -87,7 +84,7 @@ def call_next(queue_id: str):
     ticket = services.call_next(queue, data["counter"])
     if ticket is None:
         return Response(status=204)
-    return TicketSchema().dump(services.describe_ticket(ticket))
+    return TicketSchema().dump(describe_ticket(ticket))
 
 
 # --- tickets -----------------------------------------------------------------------------
@@ -95,11 +92,11 @@ def call_next(queue_id: str):
 @bp.get("/api/tickets/<ticket_id>")
 @staff
 def get_ticket(ticket_id: str) -> dict:
-    return TicketSchema().dump(services.describe_ticket(services.get_ticket(ticket_id)))
+    return TicketSchema().dump(describe_ticket(services.get_ticket(ticket_id)))
 
 
 def _transition(ticket_id: str, action: str) -> dict:
-    return TicketSchema().dump(services.describe_ticket(services.transition(ticket_id, action)))
+    return TicketSchema().dump(describe_ticket(services.transition(ticket_id, action)))
 
 
 @bp.post("/api/tickets/<ticket_id>/recall")
@@ -124,66 +121,6 @@ def no_show(ticket_id: str) -> dict:
 @staff
 def cancel(ticket_id: str) -> dict:
     return _transition(ticket_id, "cancel")
-
-
-# --- establishment settings: calling rule and theme ------------------------------------
-
-@bp.get("/api/settings/calling")
-@staff
-def get_calling_settings() -> dict:
-    return CallingSettingsSchema().dump(services.calling_settings())
-
-
-@bp.route("/api/settings/calling", methods=["PUT", "PATCH"])
-@manager_required
-def update_calling_settings() -> dict:
-    # PUT sets both values; PATCH takes either.
-    changes = CallingSettingsSchema().load(json_body(), partial=request.method == "PATCH")
-    return CallingSettingsSchema().dump(services.update_calling_settings(changes))
-
-
-@bp.get("/api/theme")
-@staff
-def get_theme() -> dict:
-    return ThemeOutSchema().dump(services.get_theme())
-
-
-@bp.put("/api/theme")
-@manager_required
-def put_theme() -> dict:
-    return ThemeOutSchema().dump(services.update_theme(ThemeSchema().load(json_body())))
-
-
-@bp.get("/api/theme.css")
-@staff
-def theme_css() -> Response:
-    """The establishment's CSS variables, for the dashboard pages (inline styles are forbidden)."""
-    response = Response(theme_rules.stylesheet(services.current_establishment().theme), mimetype="text/css")
-    response.headers["Cache-Control"] = "private, max-age=3600"  # linked with ?v=<theme version>
-    return response
-
-
-# --- dashboard pages ------------------------------------------------------------------------
-
-def _dashboard_page(template: str, *roles: str, **context):
-    """Render a dashboard page for signed-in staff; the login page for anyone else (the dashboard's guard)."""
-    from kiosk.dashboard.pages import render_page, sign_in_or_refuse
-
-    refused = sign_in_or_refuse(*roles)
-    if refused is not None:
-        return refused
-    return render_page(template, **context)
-
-
-@bp.get("/dashboard/counter")
-def counter_page():
-    return _dashboard_page("queues/counter.html")
-
-
-@bp.get("/dashboard/theme")
-def theme_page():
-    return _dashboard_page("queues/theme.html", "manager", text_on=theme_rules.TEXT_ON,
-                           min_contrast=theme_rules.MIN_CONTRAST, sounds=theme_rules.SOUNDS)
 
 
 # --- public ticket page -------------------------------------------------------------------

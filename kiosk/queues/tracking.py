@@ -14,13 +14,16 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from kiosk.auth.models import Establishment
+from kiosk.base import TOKEN_SHAPE, aware, utcnow
+from kiosk.cache import cached
 from kiosk.errors import NotFound
+from kiosk.establishments import theme as theme_rules
+from kiosk.establishments.models import Establishment
 from kiosk.extensions import db, redis_client
-from kiosk.queues import services
-from kiosk.queues import theme as theme_rules
+from kiosk.queues.estimates import ESTIMATES_TTL_SECONDS
 from kiosk.queues.models import Queue, Ticket
-from kiosk.stats.cache import cached
+from kiosk.queues.presentation import describe_ticket
+from kiosk.queues.services import ticket_by_token
 from kiosk.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
@@ -45,7 +48,7 @@ def _locate(token: str) -> tuple[str, str]:
             return establishment_id, ticket_id
     except Exception:  # noqa: BLE001 - the database answers instead
         log.warning("tracking index unavailable")
-    ticket = services.ticket_by_token(token)
+    ticket = ticket_by_token(token)
     pair = (str(ticket.establishment_id), str(ticket.id))
     try:
         redis_client.set(_index_key(token), ":".join(pair), ex=_INDEX_TTL)
@@ -63,10 +66,10 @@ def _compute(ticket_id: str) -> dict:
     queue = db.session.execute(sa.select(Queue).where(Queue.id == ticket.queue_id)).scalar_one()
     establishment = db.session.execute(
         sa.select(Establishment).where(Establishment.id == ticket.establishment_id)).scalar_one()
-    described = services.describe_ticket(ticket)
-    created = services.aware(ticket.created_at)
+    described = describe_ticket(ticket)
+    created = aware(ticket.created_at)
     fresh_vip = (ticket.kind == "VIP" and ticket.transaction_id is not None
-                 and services.utcnow() - created < FRESH_VIP)
+                 and utcnow() - created < FRESH_VIP)
     return {
         "ticket": {**described, "call_count": ticket.call_count or 0},
         "queue": {"name": queue.name},
@@ -84,9 +87,9 @@ def public_state(token: str) -> dict:
 
     :raise NotFound: malformed or unknown token.
     """
-    if not services.TOKEN_SHAPE.match(token or ""):
+    if not TOKEN_SHAPE.match(token or ""):
         raise NotFound()
     establishment_id, ticket_id = _locate(token)
     with tenant_scope(establishment_id):
         return cached(establishment_id, f"track:{ticket_id}", lambda: _compute(ticket_id),
-                      ttl=services.ESTIMATES_TTL_SECONDS)
+                      ttl=ESTIMATES_TTL_SECONDS)

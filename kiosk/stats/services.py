@@ -32,14 +32,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from kiosk.auth.models import Establishment
 from kiosk.devices.models import Device
+from kiosk.establishments.models import Establishment
 from kiosk.errors import ApiError
 from kiosk.extensions import db
 from kiosk.payments.models import Transaction
 from kiosk.queues.models import Ticket
 from kiosk.stats import models as _indexes  # noqa: F401 - declares the indexes these queries use
-from kiosk.stats.cache import cached
+from kiosk.cache import cached
 from kiosk.tenancy import require_establishment_id, system_scope, tenant_scope
 
 log = logging.getLogger(__name__)

@@ -5,12 +5,40 @@ Revises: 0001
 """
 from alembic import op
 
-from kiosk.tenancy import create_app_role_sql, enable_rls_sql
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# Frozen here: a migration must not change when application code does.
+
+def enable_rls_sql(table: str, column: str = "establishment_id", app_role: str = "kiosk_app") -> list[str]:
+    """Statements that put one table under row-level security (Postgres)."""
+    predicate = (f"current_setting('app.system', true) = 'on' "
+                 f"OR {column}::text = current_setting('app.establishment_id', true)")
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"DROP POLICY IF EXISTS tenant_isolation ON {table}",
+        f"CREATE POLICY tenant_isolation ON {table} USING ({predicate}) WITH CHECK ({predicate})",
+        f'GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO "{app_role}"',
+    ]
+
+
+def create_app_role_sql(app_role: str = "kiosk_app") -> list[str]:
+    # Roles are cluster-wide; tolerate a concurrent creation by another database.
+    return [
+        f"""DO $$ BEGIN
+              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app_role}') THEN
+                CREATE ROLE "{app_role}" NOLOGIN NOBYPASSRLS;
+              END IF;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+            END $$""",
+        f'GRANT "{app_role}" TO CURRENT_USER',
+        f'GRANT USAGE ON SCHEMA public TO "{app_role}"',
+    ]
+
 
 TENANT_TABLES = ["users", "devices", "device_claims", "queues", "ticket_sequences", "tickets",
                  "transactions", "displays"]

@@ -63,7 +63,7 @@ class GunicornServer:
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [os.path.join(ROOT, ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "tests.display.wsgi_test:app"],
+            [os.path.join(ROOT, ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "tests.display.server_app:app"],
             cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -122,8 +122,8 @@ def receive(ws: websocket.WebSocket, skip=("ping",), timeout: float = 5) -> dict
 
 def call_ticket(app, establishment_id: str, ticket_id: str, counter: str) -> dict:
     """Call a ticket as the queue service does: commit, then publish ticket + called."""
-    from kiosk.auth.models import utcnow
-    from kiosk.events import after_commit, publish, ticket_changed
+    from kiosk.base import utcnow
+    from kiosk.events import TicketCalled, TicketChanged, emit
     from kiosk.extensions import db
     from kiosk.queues.models import Ticket
     from kiosk.tenancy import tenant_scope
@@ -134,14 +134,14 @@ def call_ticket(app, establishment_id: str, ticket_id: str, counter: str) -> dic
         ticket.call_count += 1
         brief = {"ticket_id": str(ticket.id), "code": ticket.code, "kind": ticket.kind, "counter": counter,
                  "queue_id": str(ticket.queue_id)}
-        ticket_changed(establishment_id, {"type": "ticket", **brief, "status": "CALLED"})
-        after_commit(lambda: publish(establishment_id, {"type": "called", "ticket": brief}))
+        emit(TicketChanged(establishment_id=establishment_id, status="CALLED", **brief))
+        emit(TicketCalled(establishment_id=establishment_id, **brief))
         db.session.commit()
         return brief
 
 
 def issue(app, establishment_id: str, queue_id: str, kind: str = "STANDARD") -> str:
-    from kiosk.events import ticket_changed
+    from kiosk.events import TicketChanged, emit
     from kiosk.extensions import db
     from kiosk.queues.models import Queue
     from kiosk.queues.services import issue_ticket
@@ -151,14 +151,14 @@ def issue(app, establishment_id: str, queue_id: str, kind: str = "STANDARD") -> 
         queue = db.session.execute(sa.select(Queue).where(Queue.id == uuid.UUID(queue_id))).scalar_one()
         ticket = issue_ticket(queue, kind, commit=False)
         db.session.flush()
-        ticket_changed(establishment_id, {"type": "ticket", "ticket_id": str(ticket.id), "queue_id": queue_id,
-                                          "code": ticket.code, "kind": kind, "status": "WAITING", "counter": None})
+        emit(TicketChanged(establishment_id=establishment_id, ticket_id=str(ticket.id), queue_id=queue_id,
+                           code=ticket.code, kind=kind, status="WAITING", counter=None))
         db.session.commit()
         return str(ticket.id)
 
 
 def publish(app, establishment_id: str, payload: dict) -> None:
-    from kiosk.events import publish as publish_event
+    from kiosk.display.bus import publish as publish_event
 
     with app.app_context():
         publish_event(establishment_id, payload)

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 PUBLISHER = """
 import json, sys
 from kiosk import create_app
-from kiosk.events import publish
+from kiosk.display.bus import publish
 app = create_app()
 with app.app_context():
     publish(sys.argv[1], json.loads(sys.argv[2]))

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 import websocket
 
-from kiosk.events import seq_key
+from kiosk.display.bus import seq_key
 from tests.display.conftest import call_ticket, connect, issue, publish, receive
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from kiosk.display.hours import DEFAULT_OPENING_HOURS, is_open
+from kiosk.establishments.hours import DEFAULT_OPENING_HOURS, is_open
 from kiosk.display.services import display_health
 
 UTC = timezone.utc

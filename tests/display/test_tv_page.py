@@ -195,7 +195,7 @@ def test_the_displays_page_shows_health_and_warns_about_a_quiet_screen(app, worl
     import jwt as pyjwt
     import sqlalchemy as sa
 
-    from kiosk.auth.models import Establishment
+    from kiosk.establishments.models import Establishment
     from kiosk.display.models import Display
     from kiosk.extensions import db
     from kiosk.tenancy import tenant_scope

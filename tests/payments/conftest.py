@@ -1,6 +1,7 @@
 """Payment fixtures: a signed kiosk of establishment A, and owner-level row counts."""
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -43,3 +44,52 @@ def rows(owner_engine, transaction_id) -> dict:
 def set_status_fields(owner_engine, sql: str, **params) -> None:
     with owner_engine.begin() as conn:
         conn.execute(sa.text(sql), params)
+
+
+class NumberingHeld:
+    """A lock, held from outside the app, that every new ticket's numbering waits on.
+
+    A payment being processed claims its row, validates, then stops at the
+    ticket number, inside its open transaction, until ``release()``: the fault
+    tests' "worker busy mid-payment", with no hook in the app's code.
+    """
+
+    def __init__(self, owner_engine) -> None:
+        self.engine = owner_engine
+        self.connection = owner_engine.connect()
+        self.transaction = self.connection.begin()
+        # EXCLUSIVE lets readers through but not the numbering's INSERT ... ON CONFLICT.
+        self.connection.execute(sa.text("LOCK TABLE ticket_sequences IN EXCLUSIVE MODE"))
+
+    def wait_for_a_waiter(self, timeout: float = 20) -> int:
+        """The Postgres pid of a transaction stopped on the lock (a payment mid-way)."""
+        deadline = time.monotonic() + timeout
+        with self.engine.connect() as conn:
+            while time.monotonic() < deadline:
+                pid = conn.execute(sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query ILIKE '%ticket_sequences%' LIMIT 1")).scalar()
+                if pid:
+                    return pid
+                conn.rollback()
+                time.sleep(0.05)
+        raise AssertionError("no payment reached the ticket numbering")
+
+    def release(self) -> None:
+        if self.connection is not None:
+            self.transaction.rollback()
+            self.connection.close()
+            self.connection = None
+
+
+@pytest.fixture
+def numbering_held(owner_engine):
+    held = []
+
+    def hold() -> NumberingHeld:
+        held.append(NumberingHeld(owner_engine))
+        return held[-1]
+
+    yield hold
+    for lock in held:
+        lock.release()

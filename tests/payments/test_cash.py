@@ -102,7 +102,7 @@ def test_a_pending_payment_is_in_the_box_and_stays_counted_once_it_settles(app, 
     assert box(manager, device)["expected"] == 500
     assert collect(manager, device, 500).get_json()["difference"] == 0
     with app.app_context():
-        from kiosk.payments.services import process_transaction
+        from kiosk.payments.processing import process_transaction
 
         assert process_transaction(pending) == "CONFIRMED"
     assert box(manager, device)["expected"] == 0  # settling later never puts the coins back in the box

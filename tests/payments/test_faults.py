@@ -14,7 +14,7 @@ import redis as redis_lib
 import sqlalchemy as sa
 
 from kiosk.extensions import db, redis_client
-from kiosk.payments import services
+from kiosk.payments import ingest, processing, sweeper
 from tests.conftest import DEVICE_KEY
 from tests.payments.conftest import new_id, pay, rows, set_status_fields
 from tests.payments.workers import CeleryWorker
@@ -55,8 +55,8 @@ def through_broker(app):
 def workers(database_url):
     started: list[CeleryWorker] = []
 
-    def start(redis_url: str, delay: float = 0.0) -> CeleryWorker:
-        worker = CeleryWorker(database_url, redis_url, DEVICE_KEY, delay=delay)
+    def start(redis_url: str) -> CeleryWorker:
+        worker = CeleryWorker(database_url, redis_url, DEVICE_KEY)
         started.append(worker)
         return worker.start()
 
@@ -66,13 +66,15 @@ def workers(database_url):
 
 
 def test_worker_child_killed_mid_payment_is_redelivered_and_confirmed_once(kiosk, through_broker, workers,
-                                                                          redis_url, owner_engine):
-    worker = workers(redis_url, delay=3)
+                                                                          redis_url, owner_engine, numbering_held):
+    worker = workers(redis_url)
+    lock = numbering_held()  # the payment will stop mid-transaction, at its ticket number
     tid = new_id()
     response = pay(kiosk, tid)
     assert response.status_code == 202 and response.get_json()["status"] == "PENDING"
-    held = worker.wait_for(rf"test delay: holding payment {tid} in pid (\d+)")
-    os.kill(int(held.group(1)), signal.SIGKILL)  # the pool process, inside its DB transaction
+    lock.wait_for_a_waiter()
+    os.kill(worker.pool_children()[0], signal.SIGKILL)  # the pool process, inside its DB transaction
+    lock.release()
     # acks_late + reject_on_worker_lost: the message goes back; a fresh pool process settles it.
     wait_until(lambda: status_of(owner_engine, tid) == "CONFIRMED", timeout=25)
     found = rows(owner_engine, tid)
@@ -81,28 +83,38 @@ def test_worker_child_killed_mid_payment_is_redelivered_and_confirmed_once(kiosk
 
 
 def test_whole_worker_killed_mid_payment_then_restarted_confirms_once(kiosk, through_broker, workers, redis_url,
-                                                                     owner_engine, app):
-    worker = workers(redis_url, delay=30)
+                                                                     owner_engine, app, numbering_held):
+    worker = workers(redis_url)
+    lock = numbering_held()
     tid = new_id()
     assert pay(kiosk, tid).status_code == 202
-    worker.wait_for(rf"test delay: holding payment {tid}")
+    backend = lock.wait_for_a_waiter()
     worker.kill_all()  # SIGKILL to the main process and its pool: nothing can ack or requeue
+    lock.release()
     # The open DB transaction died with it: still PENDING, no ticket, nothing half-done.
     wait_until(lambda: status_of(owner_engine, tid) == "PENDING" and not rows(owner_engine, tid)["tickets"])
-    workers(redis_url, delay=0)  # the restart
+    wait_until(lambda: not _backend_alive(owner_engine, backend))
+    workers(redis_url)  # the restart
     # The unacked message only returns after the visibility timeout (1 h); the
     # sweeper re-enqueues PENDING payments older than 2 minutes well before that.
     backdate(owner_engine, tid)
     with app.app_context():
-        assert services.sweep_pending()["requeued"] == 1
+        assert sweeper.sweep_pending()["requeued"] == 1
     wait_until(lambda: status_of(owner_engine, tid) == "CONFIRMED", timeout=20)
     # A duplicate delivery (the old message coming back, a second sweep) changes nothing.
     with app.app_context():
-        assert services.enqueue_processing(tid)
-        assert services.enqueue_processing(tid)
+        assert ingest.enqueue_processing(tid)
+        assert ingest.enqueue_processing(tid)
     time.sleep(1)  # give the duplicates time to run; the assertion is that nothing changed
     found = rows(owner_engine, tid)
     assert len(found["tickets"]) == 1 and found["transactions"][0]["status"] == "CONFIRMED"
+
+
+def _backend_alive(owner_engine, pid: int) -> bool:
+    """A dead worker's transaction lives on in Postgres until it next writes to its client."""
+    with owner_engine.connect() as conn:
+        return bool(conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                 {"pid": pid}).scalar())
 
 
 @pytest.fixture
@@ -126,14 +138,14 @@ def private_redis(monkeypatch, app):
 
 def test_redis_dying_during_ingest_still_records_the_payment_then_the_sweeper_confirms_it(
         app, kiosk, private_redis, workers, owner_engine, monkeypatch):
-    real_insert = services.insert_pending
+    real_insert = ingest.insert_pending
 
     def insert_then_lose_redis(values):
         inserted = real_insert(values)
         private_redis.stop()  # after the guard (nonce) and the commit, before the enqueue
         return inserted
 
-    monkeypatch.setattr(services, "insert_pending", insert_then_lose_redis)
+    monkeypatch.setattr(ingest, "insert_pending", insert_then_lose_redis)
     tid = new_id()
     started = time.monotonic()
     response = pay(kiosk, tid)
@@ -141,13 +153,13 @@ def test_redis_dying_during_ingest_still_records_the_payment_then_the_sweeper_co
     assert response.get_json()["status"] == "PENDING"
     assert time.monotonic() - started < 5
     assert status_of(owner_engine, tid) == "PENDING"
-    monkeypatch.setattr(services, "insert_pending", real_insert)
+    monkeypatch.setattr(ingest, "insert_pending", real_insert)
 
     private_redis.start()  # same port: the app's clients reconnect by themselves
     workers(private_redis.url)
     backdate(owner_engine, tid)
     with app.app_context():
-        assert services.sweep_pending()["requeued"] == 1
+        assert sweeper.sweep_pending()["requeued"] == 1
     wait_until(lambda: status_of(owner_engine, tid) == "CONFIRMED", timeout=20)
     assert len(rows(owner_engine, tid)["tickets"]) == 1
     status = kiosk.get(f"/iot/payments/{tid}")
@@ -239,7 +251,7 @@ def test_postgres_down_while_processing_leaves_the_payment_pending_for_the_sweep
     finally:
         celery.conf.task_always_eager = True
     server.stop()
-    task = celery.tasks[services.PROCESS_TASK]
+    task = celery.tasks[ingest.PROCESS_TASK]
     with fresh.app_context():
         result = task.apply(args=[tid])  # every retry hits the dead database, then gives up
     assert result.failed()
@@ -252,7 +264,7 @@ def test_postgres_down_while_processing_leaves_the_payment_pending_for_the_sweep
             assert conn.execute(sa.text("SELECT status FROM transactions WHERE transaction_id = :id"),
                                 {"id": tid}).scalar() == "PENDING"
         with fresh.app_context():
-            assert services.sweep_pending()["requeued"] == 1  # in-process here: settles it
+            assert sweeper.sweep_pending()["requeued"] == 1  # in-process here: settles it
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT status FROM transactions WHERE transaction_id = :id"),
                                 {"id": tid}).scalar() == "CONFIRMED"

@@ -1,6 +1,7 @@
 """process_transaction and the sweeper, called directly (real Postgres and Redis)."""
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -8,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
-from kiosk.payments import services
+from kiosk.payments import ingest, processing, sweeper
 from kiosk.payments.models import Transaction
 from kiosk.tenancy import tenant_scope
 from tests.helpers import run_threads
@@ -29,7 +30,7 @@ def make_pending(app, tenant, amount=500, currency="XOF", device_id=None, age=ti
 
 def process(app, tid) -> str:
     with app.app_context():
-        return services.process_transaction(tid)
+        return processing.process_transaction(tid)
 
 
 def test_a_valid_payment_is_confirmed_with_one_vip_ticket(app, world, owner_engine):
@@ -103,20 +104,20 @@ def test_payment_events_are_published_after_commit(app, world, redis_url):
 
 
 def test_a_publish_failure_never_rolls_back_a_payment(app, world, owner_engine, monkeypatch):
-    from kiosk import events
+    from kiosk.display import bus
 
     def broken(*_args, **_kwargs):
         raise ConnectionError("redis is gone")
 
-    monkeypatch.setattr(events.redis_client, "incr", broken, raising=False)
-    monkeypatch.setattr("kiosk.stats.cache.redis_client.incr", broken, raising=False)
+    monkeypatch.setattr(bus.redis_client, "incr", broken, raising=False)
+    monkeypatch.setattr("kiosk.cache.redis_client.incr", broken, raising=False)
     tid = make_pending(app, world.a)
     assert process(app, tid) == "CONFIRMED"
     assert len(rows(owner_engine, tid)["tickets"]) == 1
 
 
 def _race(app, tid, count: int) -> list:
-    return run_threads(app, count, lambda _index: services.process_transaction(tid), join_timeout=60)
+    return run_threads(app, count, lambda _index: processing.process_transaction(tid), join_timeout=60)
 
 
 def test_two_concurrent_runs_make_one_ticket(app, world, owner_engine):
@@ -127,15 +128,18 @@ def test_two_concurrent_runs_make_one_ticket(app, world, owner_engine):
         assert len(found["tickets"]) == 1 and found["transactions"][0]["attempts"] == 1
 
 
-def test_a_run_that_waits_on_the_row_lock_finds_the_payment_settled(app, world, owner_engine):
-    # The first run holds its transaction open; the second blocks on the
-    # UPDATE ... WHERE status = 'PENDING', then sees CONFIRMED and stops.
-    app.config["PAYMENTS_TEST_DELAY_SECONDS"] = 0.5
+def test_a_run_that_waits_on_the_row_lock_finds_the_payment_settled(app, world, owner_engine, numbering_held):
+    # The first run holds its transaction open (stopped at the ticket number by
+    # a lock taken from outside); the others block on the UPDATE ... WHERE
+    # status = 'PENDING', then see CONFIRMED and stop.
+    tid = make_pending(app, world.a)
+    lock = numbering_held()
+    releaser = threading.Timer(0.5, lock.release)
+    releaser.start()
     try:
-        tid = make_pending(app, world.a)
         assert _race(app, tid, 4) == ["CONFIRMED"] * 4
     finally:
-        app.config["PAYMENTS_TEST_DELAY_SECONDS"] = 0
+        releaser.join()
     found = rows(owner_engine, tid)
     assert len(found["tickets"]) == 1 and found["transactions"][0]["attempts"] == 1
 
@@ -155,8 +159,8 @@ def _operational_error() -> sa.exc.OperationalError:
 
 
 def test_task_retries_transient_errors_with_backoff_then_succeeds(app, world, owner_engine, monkeypatch):
-    task = app.extensions["celery"].tasks[services.PROCESS_TASK]
-    real_validate = services._validate
+    task = app.extensions["celery"].tasks[ingest.PROCESS_TASK]
+    real_validate = processing._validate
     calls = {"n": 0}
 
     def flaky(transaction):
@@ -172,7 +176,7 @@ def test_task_retries_transient_errors_with_backoff_then_succeeds(app, world, ow
         countdowns.append(kwargs.get("countdown"))
         return real_retry(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_validate", flaky)
+    monkeypatch.setattr(processing, "_validate", flaky)
     monkeypatch.setattr(task, "retry", spy_retry)
     tid = make_pending(app, world.a)
     with app.app_context():
@@ -188,8 +192,8 @@ def test_task_retries_transient_errors_with_backoff_then_succeeds(app, world, ow
 
 
 def test_a_dropped_connection_is_transient(app, world, owner_engine, monkeypatch):
-    task = app.extensions["celery"].tasks[services.PROCESS_TASK]
-    real_validate = services._validate
+    task = app.extensions["celery"].tasks[ingest.PROCESS_TASK]
+    real_validate = processing._validate
     calls = {"n": 0}
 
     def drop_once(transaction):
@@ -198,7 +202,7 @@ def test_a_dropped_connection_is_transient(app, world, owner_engine, monkeypatch
             raise sa.exc.DBAPIError("SELECT 1", {}, Exception("connection reset"), connection_invalidated=True)
         return real_validate(transaction)
 
-    monkeypatch.setattr(services, "_validate", drop_once)
+    monkeypatch.setattr(processing, "_validate", drop_once)
     tid = make_pending(app, world.a)
     with app.app_context():
         result = task.apply(args=[tid])
@@ -207,7 +211,7 @@ def test_a_dropped_connection_is_transient(app, world, owner_engine, monkeypatch
 
 
 def test_task_policy_matches_the_contract(app):
-    task = app.extensions["celery"].tasks[services.PROCESS_TASK]
+    task = app.extensions["celery"].tasks[ingest.PROCESS_TASK]
     assert task.acks_late and task.reject_on_worker_lost
     assert task.retry_backoff and task.retry_jitter and task.max_retries
     assert sa.exc.OperationalError in task.autoretry_for
@@ -237,13 +241,13 @@ def test_sweeper_reports_payments_stuck_over_15_minutes_once(app, world, monkeyp
     reported = []
     monkeypatch.setattr(sentry_sdk, "capture_message", lambda message, **kw: reported.append((message, kw)))
     # Stuck for good: the broker takes the message but nothing ever settles it.
-    monkeypatch.setattr(services, "enqueue_processing", lambda tid: True)
+    monkeypatch.setattr(sweeper, "enqueue_processing", lambda tid: True)
     tid = make_pending(app, world.b, age=timedelta(minutes=20))
     make_pending(app, world.a, age=timedelta(minutes=3))
     with app.app_context():
-        with caplog.at_level("ERROR", logger="kiosk.payments.services"):
-            first = services.sweep_pending()
-        second = services.sweep_pending()
+        with caplog.at_level("ERROR", logger="kiosk.payments.sweeper"):
+            first = sweeper.sweep_pending()
+        second = sweeper.sweep_pending()
     assert first == {"pending": 2, "requeued": 2, "stuck": 1} and second["stuck"] == 1
     assert len(reported) == 1 and reported[0][1]["level"] == "error"
     records = [r for r in caplog.records if "stuck" in r.getMessage()]
@@ -268,8 +272,8 @@ def test_polling_a_payment_stuck_pending_re_enqueues_it_once(app, world, device_
     assert kiosk.get(f"/iot/payments/{fresh}").get_json()["status"] == "PENDING"  # too young to nudge
     stale = make_pending(app, world.a, age=timedelta(seconds=45))
     enqueued = []
-    real_enqueue = services.enqueue_processing
-    monkeypatch.setattr(services, "enqueue_processing", lambda tid: enqueued.append(str(tid)) or real_enqueue(tid))
+    real_enqueue = ingest.enqueue_processing
+    monkeypatch.setattr(ingest, "enqueue_processing", lambda tid: enqueued.append(str(tid)) or real_enqueue(tid))
     body = kiosk.get(f"/iot/payments/{stale}").get_json()
     assert body["status"] == "CONFIRMED" and body["ticket"]["kind"] == "VIP"  # tasks run in-process here
     set_status_fields(owner_engine, "UPDATE transactions SET status = 'PENDING' WHERE transaction_id = :id",

@@ -16,12 +16,10 @@ CELERY = str(Path(sys.executable).with_name("celery"))
 
 
 class CeleryWorker:
-    def __init__(self, database_url: str, redis_url: str, device_keys: str, *, delay: float = 0.0,
-                 concurrency: int = 1) -> None:
+    def __init__(self, database_url: str, redis_url: str, device_keys: str, *, concurrency: int = 1) -> None:
         self.database_url = database_url
         self.redis_url = redis_url
         self.device_keys = device_keys
-        self.delay = delay
         self.concurrency = concurrency
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.mkstemp(prefix="kiosk-worker-", suffix=".log")[1])
@@ -32,7 +30,7 @@ class CeleryWorker:
             "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "KIOSK_ENV": "test",
             "SECRET_KEY": "test-secret-key-" + "x" * 32, "DEVICE_SECRET_KEYS": self.device_keys,
             "KIOSK_CELERY_EAGER": "0", "PUBLIC_BASE_URL": "http://localhost",
-            "KIOSK_PAYMENTS_TEST_DELAY_SECONDS": str(self.delay), "PYTHONUNBUFFERED": "1",
+            "PYTHONUNBUFFERED": "1",
         })
         return env
 
@@ -62,6 +60,12 @@ class CeleryWorker:
                 raise AssertionError(f"worker exited ({self.process.returncode}):\n{self.log()[-3000:]}")
             time.sleep(0.05)
         raise AssertionError(f"worker log never showed {pattern!r}:\n{self.log()[-3000:]}")
+
+    def pool_children(self) -> list[int]:
+        """The pids of the worker's pool processes (the ones that run tasks)."""
+        assert self.process is not None
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
 
     def kill_all(self) -> None:
         """SIGKILL the worker and its pool children (its own process group), as a crash would."""

@@ -8,6 +8,8 @@ from werkzeug.serving import make_server
 
 from kiosk.extensions import db
 from kiosk.queues import services
+from kiosk.queues import presentation
+from kiosk.establishments import services as establishment_services
 from kiosk.queues.models import Ticket
 from kiosk.tenancy import tenant_scope
 
@@ -75,7 +77,7 @@ def tickets(app, world):
         def call_next(self, counter: str = "1") -> dict:
             with app.app_context(), tenant_scope(world.a.id):
                 ticket = services.call_next(services.get_queue(world.a.queue_id), counter)
-                return services.describe_ticket(ticket)
+                return presentation.describe_ticket(ticket)
 
         def act(self, ticket_id: str, action: str) -> None:
             with app.app_context(), tenant_scope(world.a.id):
@@ -85,6 +87,6 @@ def tickets(app, world):
             base = {"primary": "#0b3d91", "accent": "#ffb400", "vip": "#c8102e", "logo_url": None,
                     "sound": "chime"}
             with app.app_context(), tenant_scope(world.a.id):
-                return services.update_theme({**base, **values})
+                return establishment_services.update_theme({**base, **values})
 
     return Tickets()

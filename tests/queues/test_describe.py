@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from kiosk.queues import services
+from kiosk.queues import presentation
 from kiosk.tenancy import tenant_scope
 
 KEYS = {"ticket_id", "code", "kind", "status", "queue_id", "position", "counter", "tracking_url",
@@ -12,7 +13,7 @@ def test_waiting_ticket_is_described_with_position_eta_and_tracking_url(app, wor
     with app.app_context(), tenant_scope(world.a.id):
         queue = services.get_queue(world.a.queue_id)
         ticket = services.issue_ticket(queue, "VIP")
-        body = services.describe_ticket(ticket)
+        body = presentation.describe_ticket(ticket)
     assert set(body) == KEYS
     assert body["code"] == "V-001" and body["kind"] == "VIP" and body["status"] == "WAITING"
     # VIP goes before the factory's waiting STANDARD ticket.
@@ -25,11 +26,11 @@ def test_waiting_ticket_is_described_with_position_eta_and_tracking_url(app, wor
 def test_called_and_finished_tickets_have_no_pending_eta(app, world):
     with app.app_context(), tenant_scope(world.a.id):
         called = services.call_next(services.get_queue(world.a.queue_id), "3")
-        body = services.describe_ticket(called)
+        body = presentation.describe_ticket(called)
         assert (body["status"], body["counter"], body["position"]) == ("CALLED", "3", 0)
         assert body["eta_minutes"] == {"min": 0, "max": 0}
         served = services.transition(called.id, "serve")
-        body = services.describe_ticket(served)
+        body = presentation.describe_ticket(served)
     assert body["status"] == "SERVED" and body["position"] is None and body["eta_minutes"] is None
     assert body["served_at"] is not None
 
@@ -39,6 +40,6 @@ def test_tracking_url_falls_back_to_the_request_host(app, world):
         app.config["PUBLIC_BASE_URL"] = ""
         try:
             with app.test_request_context("/", base_url="https://queue.example.org"):
-                assert services.tracking_url("abc") == "https://queue.example.org/t/abc"
+                assert presentation.tracking_url("abc") == "https://queue.example.org/t/abc"
         finally:
             app.config["PUBLIC_BASE_URL"] = "http://localhost"

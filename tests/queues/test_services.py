@@ -8,6 +8,8 @@ import sqlalchemy as sa
 
 from kiosk.extensions import db
 from kiosk.queues import services
+from kiosk.queues import estimates, numbering, presentation
+from kiosk import base
 from kiosk.queues.calling import Fairness
 from kiosk.queues.models import Queue, Ticket
 from kiosk.tenancy import tenant_scope
@@ -36,12 +38,12 @@ def test_numbers_restart_each_local_day(scope, monkeypatch):
 
 
 def test_local_day_follows_the_establishment_time_zone(scope):
-    from kiosk.auth.models import Establishment
+    from kiosk.establishments.models import Establishment
 
     late = datetime(2026, 3, 1, 23, 30, tzinfo=timezone.utc)
-    assert services.local_day(Establishment(timezone="Africa/Abidjan"), late) == date(2026, 3, 1)
-    assert services.local_day(Establishment(timezone="Asia/Tokyo"), late) == date(2026, 3, 2)
-    assert services.local_day(Establishment(timezone="America/New_York"), late) == date(2026, 3, 1)
+    assert numbering.local_day(Establishment(timezone="Africa/Abidjan"), late) == date(2026, 3, 1)
+    assert numbering.local_day(Establishment(timezone="Asia/Tokyo"), late) == date(2026, 3, 2)
+    assert numbering.local_day(Establishment(timezone="America/New_York"), late) == date(2026, 3, 1)
 
 
 def _ticket(queue, kind, created, called=None, status=None, counter="1") -> Ticket:
@@ -55,49 +57,49 @@ def _ticket(queue, kind, created, called=None, status=None, counter="1") -> Tick
 
 def test_streak_counts_vip_calls_while_a_standard_waited(scope):
     queue = queue_of(scope)
-    now = services.utcnow()
+    now = base.utcnow()
     db.session.execute(sa.delete(Ticket))
     standard = _ticket(queue, "STANDARD", now - timedelta(minutes=30))
     for minutes in (20, 15, 10):
         _ticket(queue, "VIP", now - timedelta(minutes=minutes + 1), called=now - timedelta(minutes=minutes))
-    assert services.current_vip_streak(queue.id, RULES, now) == 3
+    assert estimates.current_vip_streak(queue.id, RULES, now) == 3
     # The rule now calls the waiting STANDARD before the VIP.
     vip = _ticket(queue, "VIP", now - timedelta(minutes=1))
     called = services.call_next(queue, "1", now=now)
     assert called.id == standard.id
-    assert services.current_vip_streak(queue.id, RULES, now) == 0
+    assert estimates.current_vip_streak(queue.id, RULES, now) == 0
     assert services.call_next(queue, "1", now=now + timedelta(seconds=1)).id == vip.id
 
 
 def test_vip_calls_with_no_standard_waiting_do_not_count(scope):
     queue = queue_of(scope)
-    now = services.utcnow()
+    now = base.utcnow()
     db.session.execute(sa.delete(Ticket))
     for minutes in (20, 15, 10):
         _ticket(queue, "VIP", now - timedelta(minutes=minutes + 1), called=now - timedelta(minutes=minutes))
     # This STANDARD arrived after those calls: nobody was passed over.
     _ticket(queue, "STANDARD", now - timedelta(minutes=5))
-    assert services.current_vip_streak(queue.id, RULES, now) == 0
+    assert estimates.current_vip_streak(queue.id, RULES, now) == 0
     vip = _ticket(queue, "VIP", now - timedelta(minutes=1))
     assert services.call_next(queue, "1", now=now).id == vip.id
 
 
 def test_a_cancelled_standard_stops_counting_when_it_left(scope):
     queue = queue_of(scope)
-    now = services.utcnow()
+    now = base.utcnow()
     db.session.execute(sa.delete(Ticket))
     gone = _ticket(queue, "STANDARD", now - timedelta(minutes=40))
     gone.status, gone.finished_at = "CANCELLED", now - timedelta(minutes=25)
     db.session.commit()
     _ticket(queue, "VIP", now - timedelta(minutes=31), called=now - timedelta(minutes=30))  # counted
     _ticket(queue, "VIP", now - timedelta(minutes=21), called=now - timedelta(minutes=20))  # nobody waited
-    assert services.current_vip_streak(queue.id, RULES, now) == 0
+    assert estimates.current_vip_streak(queue.id, RULES, now) == 0
 
 
 def test_serving_learns_the_mean_service_time(scope):
     queue = queue_of(scope)
     assert queue.mean_service_seconds == 300.0
-    start = services.utcnow()
+    start = base.utcnow()
     first = services.call_next(queue, "1", now=start)
     services.transition(first.id, "serve", now=start + timedelta(seconds=120))
     queue = queue_of(scope)
@@ -113,7 +115,7 @@ def test_serving_learns_the_mean_service_time(scope):
 
 def test_absurd_durations_are_not_learned(scope):
     queue = queue_of(scope)
-    start = services.utcnow() - timedelta(hours=5)
+    start = base.utcnow() - timedelta(hours=5)
     called = services.call_next(queue, "1", now=start)
     services.transition(called.id, "serve", now=start + timedelta(hours=4))
     assert queue_of(scope).mean_service_seconds == 300.0
@@ -121,11 +123,11 @@ def test_absurd_durations_are_not_learned(scope):
 
 def test_open_counters_are_those_that_called_recently(scope):
     queue = queue_of(scope)
-    now = services.utcnow()
+    now = base.utcnow()
     for counter, minutes in (("1", 5), ("2", 20), ("3", 90)):
         _ticket(queue, "STANDARD", now - timedelta(minutes=minutes + 1), called=now - timedelta(minutes=minutes),
                 counter=counter)
-    assert services.eta_inputs(queue, now).counters == 2
+    assert estimates.eta_inputs(queue, now).counters == 2
 
 
 def test_more_open_counters_shorten_the_estimate(scope):
@@ -133,11 +135,11 @@ def test_more_open_counters_shorten_the_estimate(scope):
     for _ in range(6):
         services.issue_ticket(queue)
     last = services.issue_ticket(queue)
-    one = services.describe_ticket(last)["eta_minutes"]
-    now = services.utcnow()
+    one = presentation.describe_ticket(last)["eta_minutes"]
+    now = base.utcnow()
     for counter in ("1", "2", "3"):
         _ticket(queue, "STANDARD", now - timedelta(minutes=3), called=now - timedelta(minutes=2), counter=counter)
-    three = services.compute_estimates(queue)["tickets"][str(last.id)]
+    three = estimates.compute_estimates(queue)["tickets"][str(last.id)]
     assert three["max"] < one["max"]
 
 
@@ -177,7 +179,7 @@ def test_ticket_by_token_crosses_tenants_but_not_for_unknown_tokens(app, world):
 def test_call_next_publishes_the_same_estimates_as_a_fresh_read(scope, monkeypatch, streak_max):
     """call-next derives the event's estimates from what it read to pick the ticket;
     they must equal what reading the queue again after the commit gives."""
-    from kiosk.auth.models import Establishment
+    from kiosk.establishments.models import Establishment
 
     establishment = db.session.execute(sa.select(Establishment)).scalar_one()
     establishment.vip_streak_max = streak_max
@@ -190,8 +192,7 @@ def test_call_next_publishes_the_same_estimates_as_a_fresh_read(scope, monkeypat
     _ticket(queue, "VIP", now - timedelta(minutes=90), called=now - timedelta(minutes=60), status="SERVED",
             counter="7")
     published = []
-    monkeypatch.setattr(services, "ticket_changed",
-                        lambda establishment_id, payload, warm=None: published.append((payload, warm)))
+    monkeypatch.setattr(services, "emit", lambda event: published.append((event.broadcast(), event.warm)))
 
     for minute, counter in enumerate(("1", "2", "1", "3", "2", "4")):
         now += timedelta(minutes=minute)  # calls a few minutes apart, as at a real counter
@@ -200,7 +201,7 @@ def test_call_next_publishes_the_same_estimates_as_a_fresh_read(scope, monkeypat
         published.clear()
         payload, warm = events["queue"]
         (sent, _ttl), = warm.values()
-        fresh = services.compute_estimates(queue, now)
+        fresh = estimates.compute_estimates(queue, now)
         assert sent == fresh
         assert payload["next"] == fresh["next"] and payload["waiting"] == len(fresh["order"])
         assert str(called.id) not in fresh["tickets"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.queues import theme
+from kiosk.establishments import theme
 
 
 @pytest.mark.parametrize(("first", "second", "expected"), [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.queues import theme as theme_rules
+from kiosk.establishments import theme as theme_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 

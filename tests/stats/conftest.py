@@ -101,7 +101,7 @@ def manager_api(app):
 
 @pytest.fixture(autouse=True)
 def _forget_cache_outages():
-    from kiosk.stats.cache import reset_outage
+    from kiosk.cache import reset_outage
 
     reset_outage()
     yield

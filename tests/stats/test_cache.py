@@ -7,7 +7,7 @@ import redis as redis_lib
 
 from kiosk.extensions import redis_client
 from kiosk.stats import services
-from kiosk.stats.cache import DEFAULT_TTL
+from kiosk.cache import DEFAULT_TTL
 from kiosk.tenancy import tenant_scope
 
 from tests.fault_services import PrivateRedis
@@ -105,7 +105,7 @@ def test_invalidation_is_one_generation_bump(app, tenant_in, manager_api, redis_
         api.get(path)
     keys_before = set(_redis(redis_url).keys("*"))
     with app.app_context():
-        from kiosk.stats.cache import invalidate
+        from kiosk.cache import invalidate
 
         invalidate(t.id)
     keys_after = set(_redis(redis_url).keys("*"))
@@ -116,7 +116,7 @@ def test_invalidation_is_one_generation_bump(app, tenant_in, manager_api, redis_
 
 
 def test_an_entry_computed_across_an_invalidation_is_never_served(app, tenant_in):
-    from kiosk.stats.cache import cached, invalidate
+    from kiosk.cache import cached, invalidate
 
     t = tenant_in()
     with app.app_context():
@@ -157,7 +157,7 @@ def test_redis_outage_degrades_to_correct_uncached_answers(app, tenant_in, manag
             from datetime import date
 
             assert services.revenue_daily(date(2026, 4, 1), date(2026, 4, 30))["total"] == 750
-            from kiosk.stats.cache import invalidate
+            from kiosk.cache import invalidate
 
             invalidate(t.id)  # swallowed, logged
 
@@ -191,7 +191,7 @@ def test_a_hung_redis_costs_one_timeout_then_reads_skip_it(app, tenant_in, manag
     private = PrivateRedis().start()
     try:
         timeout = 1.5
-        from kiosk.stats import cache
+        from kiosk import cache
 
         monkeypatch.setattr(cache, "OUTAGE_BACKOFF", 60.0)  # a slow machine must not outlive the back-off
         monkeypatch.setattr(redis_client, "_client", redis_lib.Redis.from_url(

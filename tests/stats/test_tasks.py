@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import redis as redis_lib
 
-from kiosk.stats.cache import DEFAULT_TTL
+from kiosk.cache import DEFAULT_TTL
 from kiosk.stats.tasks import warm_up
 
 from tests.stats.conftest import add_payment, add_vip_ticket

@@ -97,11 +97,14 @@ void KioskApp::handle_coin(const CoinEvent& coin) {
 void KioskApp::convert_credit() {
     if (outbox_.credit() == 0 || outbox_.credit() < config_.price || outbox_.full()) return;
     // Written and committed (with the credit reset) before the first send.
+    int64_t amount = outbox_.credit();
     if (!outbox_.credit_to_payment(uuid_v4(rng_), config_.currency,
                                    clock_.wall_synced() ? clock_.unix_now() : 0)) {
         storage_fault_ = true;
         display_.show_alert("storage fault: payment could not be saved");
+        return;
     }
+    display_.show_processing(amount, config_.currency);
 }
 
 void KioskApp::service(uint64_t now_us) {
@@ -137,6 +140,7 @@ std::string KioskApp::status_text() {
     s += "ntp: " + config_.ntp_server + (clock_.wall_synced() ? " (synced)" : " (not synced)") + "\n";
     s += "currency: " + config_.currency + ", price: " + std::to_string(config_.price) + "\n";
     s += "coins: " + format_coin_table(config_.coins) + "\n";
+    s += "theme: " + config_.theme.to_blob() + "\n";
     s += "outbox: " + std::to_string(outbox_.size()) + "/" + std::to_string(outbox_.capacity()) +
          ", credit: " + std::to_string(outbox_.credit()) + "\n";
     s += describe_inhibit(inhibit_reasons_now());
@@ -171,9 +175,18 @@ std::string KioskApp::console_command(const std::string& line, ConsoleAction& ac
     if (cmd == "help") {
         return "commands: status | wifi <ssid> <password> | server https://host[:port] | ca (then paste PEM) | "
                "ntp <host> | claim <code> | price <amount> | currency <XXX> | coins 1:25,2:50,... | "
-               "forget [force] | reboot";
+               "theme name|colors|locale|queue|tz ... | forget [force] | reboot";
     }
     if (cmd == "status") return status_text();
+    if (cmd == "theme") {
+        Theme theme = config_.theme;
+        std::string reply = apply_theme_command(args, theme);
+        if (reply.compare(0, 3, "ok:") != 0) return reply;
+        if (!save(keys::kTheme, theme.to_blob())) return "error: storage";
+        config_.theme = theme;
+        action = ConsoleAction::ThemeChanged;
+        return reply;
+    }
     if (cmd == "wifi") {
         if (args.size() != 3 || args[1].empty() || args[1].size() > 32 || args[2].size() > 63) {
             return "usage: wifi <ssid> <password>  (quote names with spaces)";
@@ -224,6 +237,7 @@ std::string KioskApp::console_command(const std::string& line, ConsoleAction& ac
         }
         if (!save(keys::kPrice, args[1])) return "error: storage";
         config_.price = static_cast<uint32_t>(std::strtoul(args[1].c_str(), nullptr, 10));
+        action = ConsoleAction::ThemeChanged;  // the idle screen shows the price
         return "ok: price " + std::to_string(config_.price);
     }
     if (cmd == "currency") {
@@ -231,6 +245,7 @@ std::string KioskApp::console_command(const std::string& line, ConsoleAction& ac
         if (!outbox_.empty() || outbox_.credit() > 0) return "error: payments or credit pending";
         if (!save(keys::kCurrency, args[1])) return "error: storage";
         config_.currency = args[1];
+        action = ConsoleAction::ThemeChanged;
         return "ok: currency " + args[1];
     }
     if (cmd == "coins") {

@@ -22,7 +22,8 @@ struct AppOptions {
     CoinCounterConfig coins;  // table replaced by the NVS config at begin()
 };
 
-enum class ConsoleAction { None, Reboot, WifiChanged, NetworkChanged };
+// ThemeChanged: name, colours, locale, price or currency changed: redraw the screen.
+enum class ConsoleAction { None, Reboot, WifiChanged, NetworkChanged, ThemeChanged };
 
 class KioskApp {
 public:

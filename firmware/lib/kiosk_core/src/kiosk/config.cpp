@@ -56,6 +56,7 @@ void DeviceConfig::load(Storage& storage) {
     get(keys::kNtp, ntp_server);
     get(keys::kCurrency, currency);
     if (storage.read(keys::kPrice, value)) price = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    if (storage.read(keys::kTheme, value)) theme = Theme::from_blob(value);
     std::vector<CoinType> table;
     if (storage.read(keys::kCoins, value) && parse_coin_table(value, table)) coins = table;
 }

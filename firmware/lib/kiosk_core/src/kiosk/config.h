@@ -10,6 +10,7 @@
 
 #include "kiosk/coin_counter.h"
 #include "kiosk/ports.h"
+#include "kiosk/theme.h"
 
 namespace kiosk {
 
@@ -24,6 +25,7 @@ constexpr const char* kNtp = "ntp";
 constexpr const char* kCurrency = "currency";
 constexpr const char* kPrice = "price";
 constexpr const char* kCoins = "coins";
+constexpr const char* kTheme = "theme";  // Theme::to_blob(): name, colours, locale, queue, UTC offset
 }  // namespace keys
 
 struct ServerUrl {
@@ -47,6 +49,7 @@ struct DeviceConfig {
     std::string currency = "XOF";
     uint32_t price = 0;  // credit needed before a payment is sent (the VIP price); 0 = every coin
     std::vector<CoinType> coins = default_coin_table();
+    Theme theme;
 
     void load(Storage& storage);
     bool has_credentials() const { return !device_id.empty() && !secret_key.empty(); }

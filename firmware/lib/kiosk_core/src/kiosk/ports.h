@@ -61,8 +61,8 @@ struct TicketInfo {
     std::string currency;
 };
 
-// What the customer sees. Serial on the device (src/main.cpp), a TFT can
-// implement the same interface.
+// What the customer sees: kiosk::ScreenDisplay (TFT + receipt printer,
+// screen_display.h) and the serial log on the device, fakes in the tests.
 class TicketDisplay {
 public:
     virtual ~TicketDisplay() = default;
@@ -71,6 +71,8 @@ public:
     virtual void show_failure(const std::string& transaction_id, int64_t amount, const std::string& currency,
                               const std::string& reason) = 0;
     virtual void show_credit(int64_t credit, int64_t price, const std::string& currency) = 0;
+    // The credit became a payment (saved, about to be sent): the ticket is on its way.
+    virtual void show_processing(int64_t amount, const std::string& currency) { (void)amount, (void)currency; }
     // Acceptor state: reasons is an InhibitReason bitmask (0 = accepting coins).
     virtual void show_acceptor(uint32_t reasons) = 0;
     // Operator-facing alert (auth failures, storage faults, rejected coins).

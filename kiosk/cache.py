@@ -106,3 +106,18 @@ def cached(establishment_id, name: str, compute: Callable[[], Any], ttl: int = D
 
 def _encode(value: Any) -> bytes:
     return json.dumps(value, default=str, separators=(",", ":")).encode()
+
+
+def drop_stale_entries(event) -> None:
+    """Event subscriber: a change makes the establishment's cached reads stale.
+
+    Values the writer computed for the new state (``event.warm``) are stored
+    under the new generation, so the reads that follow the change do not all
+    recompute them.
+    """
+    if not event.stale_cache:
+        return
+    generation = invalidate(event.establishment_id)
+    if generation is not None:
+        for name, (value, ttl) in event.warm.items():
+            store(event.establishment_id, name, value, generation, ttl)

@@ -1,0 +1,1 @@
+"""The establishment and its settings: theme, calling rule, opening hours."""

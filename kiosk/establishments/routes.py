@@ -1,0 +1,53 @@
+"""The establishment's settings API.
+
+  GET  /api/settings/calling (staff);   PUT|PATCH /api/settings/calling (manager)
+  GET  /api/theme (staff);              PUT /api/theme (manager);  GET /api/theme.css (staff)
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from kiosk.auth.access import manager_required, staff_required
+from kiosk.establishments import services
+from kiosk.establishments import theme as theme_rules
+from kiosk.establishments.schemas import CallingSettingsSchema, ThemeOutSchema, ThemeSchema
+from kiosk.web import json_body
+
+bp = Blueprint("establishments", __name__)
+
+staff = staff_required()
+
+
+@bp.get("/api/settings/calling")
+@staff
+def get_calling_settings() -> dict:
+    return CallingSettingsSchema().dump(services.calling_settings())
+
+
+@bp.route("/api/settings/calling", methods=["PUT", "PATCH"])
+@manager_required
+def update_calling_settings() -> dict:
+    # PUT sets both values; PATCH takes either.
+    changes = CallingSettingsSchema().load(json_body(), partial=request.method == "PATCH")
+    return CallingSettingsSchema().dump(services.update_calling_settings(changes))
+
+
+@bp.get("/api/theme")
+@staff
+def get_theme() -> dict:
+    return ThemeOutSchema().dump(services.get_theme())
+
+
+@bp.put("/api/theme")
+@manager_required
+def put_theme() -> dict:
+    return ThemeOutSchema().dump(services.update_theme(ThemeSchema().load(json_body())))
+
+
+@bp.get("/api/theme.css")
+@staff
+def theme_css() -> Response:
+    """The establishment's CSS variables, for the dashboard pages (inline styles are forbidden)."""
+    response = Response(theme_rules.stylesheet(services.current_establishment().theme), mimetype="text/css")
+    response.headers["Cache-Control"] = "private, max-age=3600"  # linked with ?v=<theme version>
+    return response
