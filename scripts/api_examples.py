@@ -134,6 +134,18 @@ Conventions:
   failures are 400 `validation_error` with per-field `details`.
 - Money is an integer in the currency's minor unit (XOF has none: 500 is
   500 F CFA). Stats days and months are the establishment's local calendar.
+
+Declaring a route in `/openapi.json`: the document is built from the URL map
+and from what each JSON route declares next to itself with
+`kiosk.observability.openapi.document`, never from the view's code. Declare
+the module-level schema instances the view itself loads and dumps, and every
+success status:
+`@document(body=queue_create_schema, responses={201: queue_schema})` under
+`@bp.post(...)`; also `query=`, a list for `body=` (any one of them),
+`body_required=False`, `{204: "description"}` for an answer without a body,
+`summary=`, `security=`. Path parameters, security by path prefix and the
+common error answers come from the rule. A JSON route without a declaration
+fails `tests/observability/test_openapi.py::test_every_json_route_declares_its_schemas`.
 """
 
 

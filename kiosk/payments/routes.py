@@ -19,6 +19,7 @@ from flask import Blueprint, g, request
 
 from kiosk.auth.access import manager_required
 from kiosk.devices.guard import verify_device_signature
+from kiosk.observability.openapi import document
 from kiosk.observability.request_log import current_request_id
 from kiosk.payments import cash, ingest
 from kiosk.payments.schemas import (CashBoxSchema, CashSettingsSchema, CollectionCreateSchema, CollectionListSchema,
@@ -35,23 +36,29 @@ cash_bp = Blueprint("cash", __name__, url_prefix="/api")
 blueprints = [bp, cash_bp]
 
 # Schemas hold no per-request state: build them once (the ingest is the hot path).
-payment_create = PaymentCreateSchema()
-payment_accepted = PaymentAcceptedSchema()
+payment_create_schema = PaymentCreateSchema()
+payment_accepted_schema = PaymentAcceptedSchema()
 payment_status_schema = PaymentStatusSchema()
+free_ticket_create_schema = FreeTicketCreateSchema()
+free_ticket_schema = FreeTicketSchema()
 
 
 @bp.post("/payments")
+@document(body=payment_create_schema,
+          responses={202: payment_accepted_schema, 200: payment_status_schema},
+          summary="Report a payment: 202 when new, 200 with its status on a retry")
 @verify_device_signature
 def create_payment() -> tuple[dict, int]:
-    data = payment_create.load(json_body())
+    data = payment_create_schema.load(json_body())
     result = ingest.ingest_payment(g.device, data["transaction_id"], data["amount"], data.get("currency"),
                                      request_id=current_request_id())
     if result.created:
-        return payment_accepted.dump(result.body), 202
+        return payment_accepted_schema.dump(result.body), 202
     return payment_status_schema.dump(result.body), 200
 
 
 @bp.get("/payments/<transaction_id>")
+@document(responses={200: payment_status_schema})
 @verify_device_signature
 def payment_status(transaction_id: str) -> dict:
     transaction = ingest.get_payment(g.device, transaction_id)
@@ -59,49 +66,68 @@ def payment_status(transaction_id: str) -> dict:
 
 
 @bp.post("/tickets")
+@document(body=free_ticket_create_schema, responses={201: free_ticket_schema, 200: free_ticket_schema},
+          summary="A free STANDARD ticket: 201 the first time, 200 with the same ticket on a retry")
 @verify_device_signature
 def create_free_ticket() -> tuple[dict, int]:
-    data = FreeTicketCreateSchema().load(json_body())
+    data = free_ticket_create_schema.load(json_body())
     ticket, created = issue_free_ticket(g.device.queue_id, g.device.device_id, data["request_id"])
     body = {**ingest.device_ticket(ticket), "request_id": str(data["request_id"])}
-    return FreeTicketSchema().dump(body), 201 if created else 200
+    return free_ticket_schema.dump(body), 201 if created else 200
 
 
 # --- cash boxes --------------------------------------------------------------------------------
 
+cash_box_schema = CashBoxSchema()
+collection_create_schema = CollectionCreateSchema()
+collection_schema = CollectionSchema()
+collection_list_schema = CollectionListSchema()
+collections_query_schema = CollectionsQuerySchema()
+cash_settings_schema = CashSettingsSchema()
+
+
 @cash_bp.get("/devices/<device_id>/cash")
+@document(responses={200: cash_box_schema},
+          summary="What the kiosk's coin box should hold since its last collection")
 @manager_required
 def cash_box(device_id: str) -> dict:
-    return CashBoxSchema().dump(cash.cash_box(device_id))
+    return cash_box_schema.dump(cash.cash_box(device_id))
 
 
 @cash_bp.post("/devices/<device_id>/collections")
+@document(body=collection_create_schema, responses={201: collection_schema},
+          summary="Record a collection of the box: counted, expected, difference; 409 collection_conflict")
 @manager_required
 def create_collection(device_id: str) -> tuple[dict, int]:
     cash.box_device(device_id)  # another establishment's kiosk is a 404 whatever the body
-    data = CollectionCreateSchema().load(json_body())
+    data = collection_create_schema.load(json_body())
     collection = cash.collect(device_id, data["counted"],
                               last_collection_id=data.get("last_collection_id", cash.NOT_GIVEN),
                               user_id=uuid.UUID(g.user_id))
-    return CollectionSchema().dump(cash.describe_collections([collection])[0]), 201
+    return collection_schema.dump(cash.describe_collections([collection])[0]), 201
 
 
 @cash_bp.get("/devices/<device_id>/collections")
+@document(query=collections_query_schema, responses={200: collection_list_schema},
+          summary="The kiosk's collections, newest first")
 @manager_required
 def list_collections(device_id: str) -> dict:
-    query = CollectionsQuerySchema().load(request.args)
+    query = collections_query_schema.load(request.args)
     rows = cash.collections(device_id, query["limit"])
-    return CollectionListSchema().dump({"device_id": device_id, "collections": cash.describe_collections(rows)})
+    return collection_list_schema.dump({"device_id": device_id, "collections": cash.describe_collections(rows)})
 
 
 @cash_bp.get("/settings/cash")
+@document(responses={200: cash_settings_schema})
 @manager_required
 def get_cash_settings() -> dict:
-    return CashSettingsSchema().dump(cash.cash_settings())
+    return cash_settings_schema.dump(cash.cash_settings())
 
 
 @cash_bp.route("/settings/cash", methods=["PUT", "PATCH"])
+@document(body=cash_settings_schema, responses={200: cash_settings_schema},
+          summary="The difference beyond which a collection is highlighted")
 @manager_required
 def update_cash_settings() -> dict:
-    data = CashSettingsSchema().load(json_body())
-    return CashSettingsSchema().dump(cash.update_cash_settings(data["difference_threshold"]))
+    data = cash_settings_schema.load(json_body())
+    return cash_settings_schema.dump(cash.update_cash_settings(data["difference_threshold"]))
