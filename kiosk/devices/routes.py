@@ -63,6 +63,8 @@ def register() -> tuple[dict, int, dict]:
     :raise 404 not_found: the queue is not one of the establishment's.
     """
     if _has_claim_code():
+        # A claim code is typed by a person (12 characters): guessable enough that an IP
+        # past the failure limit is refused before the code is even looked at.
         check_auth_failures()
         data = claim_code_schema.load(json_body())
         try:
@@ -77,7 +79,7 @@ def register() -> tuple[dict, int, dict]:
     if claims["role"] != "manager":
         raise ApiError(403, "forbidden")
     data = device_setup_schema.load(json_body())
-    device, secret_key = services.register_for_manager(data["label"], data["queue_id"])
+    device, secret_key = services.register_for_manager(data["label"], data["queue_id"], actor_id=g.user_id)
     g.device_id = device.device_id
     return _registered(device, secret_key)
 
@@ -88,7 +90,7 @@ def register() -> tuple[dict, int, dict]:
 @manager_required
 def create_claim() -> tuple[dict, int, dict]:
     data = device_setup_schema.load(json_body())
-    claim, code = services.create_claim(data["label"], data["queue_id"])
+    claim, code = services.create_claim(data["label"], data["queue_id"], actor_id=g.user_id)
     return claim_created_schema.dump({"claim_code": code, "expires_at": claim.expires_at}), 201, NO_STORE
 
 
@@ -111,19 +113,19 @@ def get_device(device_id: str) -> dict:
 @document(responses={200: device_schema})
 @manager_required
 def disable_device(device_id: str) -> dict:
-    return device_schema.dump(services.describe(services.set_status(device_id, "DISABLED")))
+    return device_schema.dump(services.describe(services.set_status(device_id, "DISABLED", actor_id=g.user_id)))
 
 
 @api_bp.post("/devices/<device_id>/enable")
 @document(responses={200: device_schema})
 @manager_required
 def enable_device(device_id: str) -> dict:
-    return device_schema.dump(services.describe(services.set_status(device_id, "ACTIVE")))
+    return device_schema.dump(services.describe(services.set_status(device_id, "ACTIVE", actor_id=g.user_id)))
 
 
 @api_bp.post("/devices/<device_id>/rotate-secret")
 @document(responses={200: rotated_schema}, summary="A new secret, shown once; the old one works 24 h more")
 @manager_required
 def rotate_secret(device_id: str) -> tuple[dict, int, dict]:
-    device, secret_key = services.rotate_secret(device_id)
+    device, secret_key = services.rotate_secret(device_id, actor_id=g.user_id)
     return rotated_schema.dump({"device_id": device.device_id, "secret_key": secret_key}), 200, NO_STORE

@@ -13,6 +13,7 @@ from kiosk.errors import ApiError, NotFound
 from kiosk.establishments.services import current_establishment
 from kiosk.extensions import sock
 from kiosk.observability.openapi import document, json_object
+from kiosk.security import auth_failure
 from kiosk.web import FRONTEND, asset_url, json_body
 
 api_bp = Blueprint("display_api", __name__, url_prefix="/api/displays")
@@ -104,7 +105,8 @@ def _resolve_socket_token() -> None:
         return
     ref = services.resolve_token((request.view_args or {}).get("token", ""))
     if ref is None:
-        raise NotFound()
+        # A failed display token counts like any failed authentication (per IP).
+        raise auth_failure(NotFound())
     g.display_ref = ref
     # No permessage-deflate: a zlib context per TV costs ~300 KB for frames
     # of a few hundred bytes. Without the offer, none is negotiated.
@@ -128,7 +130,7 @@ def service_worker() -> Response:
 def display_page(token: str) -> Response:
     ref = services.resolve_token(token)
     if ref is None:
-        abort(404)
+        raise auth_failure(NotFound())
     g.establishment_locale = ref.locale
     g.establishment_timezone = ref.timezone
     config = current_app.config
@@ -150,7 +152,7 @@ def display_page(token: str) -> Response:
 def display_state(token: str) -> Response:
     ref = services.resolve_token(token)
     if ref is None:
-        raise NotFound()
+        raise auth_failure(NotFound())
     services.record_heartbeat(ref.id, ref.establishment_id)
     text, _seq = services.snapshot_json(ref.establishment_id)
     return Response(text, mimetype="application/json", headers={"Cache-Control": "no-store"})

@@ -21,6 +21,7 @@ from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_limiter.util import get_remote_address
 
 from kiosk.auth.access import manager_required, staff_required
+from kiosk.errors import NotFound
 from kiosk.extensions import limiter
 from kiosk.establishments import theme as theme_rules
 from kiosk.observability.openapi import document, json_object
@@ -28,6 +29,7 @@ from kiosk.queues import services, tracking
 from kiosk.queues.presentation import describe_queue, describe_ticket
 from kiosk.queues.schemas import (CallNextSchema, QueueCreateSchema, QueueDetailSchema, QueueListSchema,
                                   QueueSchema, QueueUpdateSchema, TicketCreateSchema, TicketSchema)
+from kiosk.security import auth_failure
 from kiosk.web import json_body, optional_json_body
 
 bp = Blueprint("queues", __name__)
@@ -164,6 +166,14 @@ def _enter_tenant_for(state: dict) -> None:
     g.establishment_timezone = state["establishment"]["timezone"]
 
 
+def _tracking_state(token: str) -> dict:
+    """The ticket's public state; an unknown token counts as a failed authentication (per IP)."""
+    try:
+        return tracking.public_state(token)
+    except NotFound as exc:
+        raise auth_failure(exc) from None
+
+
 def _tracking_limit(name: str, default: str):
     return lambda: current_app.config.get(name, default)
 
@@ -179,19 +189,19 @@ def _tracking_limit(name: str, default: str):
                key_func=lambda: "track:" + (request.view_args or {}).get("token", ""))
 @limiter.limit(_tracking_limit("TRACKING_IP_LIMIT", "30000/minute"), key_func=get_remote_address)
 def ticket_json(token: str) -> Response:
-    return _etagged_json(tracking.public_state(token))
+    return _etagged_json(_tracking_state(token))
 
 
 @public_bp.get("/t/<token>")
 def ticket_page(token: str) -> str:
-    state = tracking.public_state(token)
+    state = _tracking_state(token)
     _enter_tenant_for(state)
     return render_template("queues/ticket.html", state=state, token=token)
 
 
 @public_bp.get("/t/<token>/qr.svg")
 def ticket_qr(token: str) -> Response:
-    state = tracking.public_state(token)
+    state = _tracking_state(token)
     buffer = io.BytesIO()
     segno.make(state["ticket"]["tracking_url"], error="m").save(
         buffer, kind="svg", scale=6, border=4, xmldecl=False, svgclass=None, lineclass=None)
@@ -202,7 +212,7 @@ def ticket_qr(token: str) -> Response:
 
 @public_bp.get("/t/<token>/theme.css")
 def ticket_theme(token: str) -> Response:
-    state = tracking.public_state(token)
+    state = _tracking_state(token)
     response = Response(theme_rules.stylesheet(state["theme"]), mimetype="text/css")
     # The page links it with ?v=<theme version>, so it may be cached for long.
     response.headers["Cache-Control"] = "public, max-age=3600"

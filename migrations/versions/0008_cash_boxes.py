@@ -1,7 +1,7 @@
 """Cash boxes: collections, the payment each one counted, the highlight threshold.
 
 Revision ID: 0008_cash_boxes
-Revises: 0005_stats_indexes
+Revises: 0007_staff_audit
 
 - ``cash_collections``: one emptying of a kiosk's coin box (tenant table,
   row-level security like 0002, SQL inlined: migrations import no app code);
@@ -14,7 +14,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0008_cash_boxes"
-down_revision = "0005_stats_indexes"
+down_revision = "0007_staff_audit"
 branch_labels = None
 depends_on = None
 
