@@ -58,7 +58,7 @@ def make_tenant(name: str | None = None, **establishment_kwargs) -> Tenant:
         return Tenant(id=str(establishment.id), name=establishment.name, manager_email=manager.email,
                       agent_email=agent.email, queue_id=str(queue.id), other_queue_id=str(other.id),
                       device_id=device.device_id, device_secret=secret, display_id=str(display.id),
-                      display_token=display.token, extra={"ticket_id": str(ticket.id)})
+                      display_token=display.token, extra={"ticket_id": str(ticket.id), "manager_id": str(manager.id)})
 
 
 def _add_claim_and_payment(device_id: str, queue_id) -> None:

@@ -172,6 +172,7 @@ def _b_value(name: str, world) -> str | None:
         "display_id": world.b.display_id,
         "ticket_id": world.b.extra.get("ticket_id"),
         "transaction_id": world.b.extra.get("transaction_id"),
+        "user_id": world.b.extra.get("manager_id"),
     }.get(name)
 
 
