@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from kiosk.audit.services import record as audit
 from kiosk.auth.models import User
 from kiosk.base import aware, utcnow
 from kiosk.devices.models import Device
@@ -177,7 +178,9 @@ def _collect(device_id: str, counted: int, seen, user_id, now: datetime) -> Cash
     collection.expected = expected
     collection.difference = counted - expected
     collection.payments = len(claimed)
-    # audit: cash_collected
+    audit("cash.collected", actor_id=user_id, target_type="device", target_id=device_id,
+          details={"collection_id": str(collection.id), "number": collection.number, "expected": expected,
+                   "counted": counted, "difference": collection.difference, "currency": currency})
     db.session.commit()
     log.info("cash collected", extra={"device_id": device_id, "collection_id": str(collection.id),
                                       "number": collection.number, "expected": expected, "counted": counted,

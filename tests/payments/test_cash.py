@@ -364,3 +364,17 @@ def test_without_the_row_lock_the_unique_number_still_lets_only_one_collection_t
     assert numbers == list(range(1, len(numbers) + 1))  # no number twice
     assert statuses.count(201) == len(numbers) - 1
     assert sum(c["expected"] for c in totals["collections"][1:]) == 500  # the 500 counted once
+
+
+def test_a_collection_is_in_the_audit_trail_with_who_counted_what(kiosk, manager, world):
+    assert pay(kiosk, amount=500).status_code in (200, 202)
+    response = collect(manager, world.a.device_id, 450)
+    assert response.status_code == 201
+    today = datetime.now(timezone.utc).date().isoformat()
+    events = manager.get("/api/audit", query_string={"from": today, "to": today}).get_json()["events"]
+    collected = [e for e in events if e["action"] == "cash.collected" and e["actor_id"] is not None]
+    assert len(collected) == 1
+    users = manager.get("/api/users").get_json()["users"]
+    assert collected[0]["actor_id"] == next(u["id"] for u in users if u["email"] == world.a.manager_email)
+    assert collected[0]["target_id"] == world.a.device_id
+    assert collected[0]["details"]["counted"] == 450 and collected[0]["details"]["difference"] == -50
