@@ -149,6 +149,10 @@ def clean_slate(request, postgres_app, pg_owner_engine, redis_url):
         redis_lib.Redis.from_url(redis_url).flushdb()
     except redis_lib.exceptions.ConnectionError:
         pass  # a fault test stopped our Redis; it restarts it itself
+    # A Redis failure a test provoked must not make the next test skip Redis.
+    from kiosk.cache import reset_outage
+
+    reset_outage()
 
 
 def _terminate_others(engine) -> None:

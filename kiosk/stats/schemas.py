@@ -97,5 +97,17 @@ class VipCountSchema(Schema):
     days = fields.List(fields.Nested(VipDaySchema))
 
 
+class KioskRevenueSchema(Schema):
+    device_id = fields.String()
+    label = fields.String(allow_none=True, metadata={"description": "null for a kiosk no longer registered"})
+    revenue = fields.Integer(metadata={"description": "CONFIRMED amounts, minor units of `currency`"})
+    transactions = fields.Integer()
+
+
+class DeviceRevenueSchema(_RevenueBase):
+    transactions = fields.Integer(metadata={"description": "CONFIRMED payments in the range"})
+    devices = fields.List(fields.Nested(KioskRevenueSchema), metadata={"description": "every kiosk, zeros included"})
+
+
 __all__ = ["DayRangeQuerySchema", "MonthRangeQuerySchema", "RevenueDailySchema", "RevenueMonthlySchema",
-           "VipCountSchema", "ValidationError"]
+           "VipCountSchema", "DeviceRevenueSchema", "ValidationError"]

@@ -1,7 +1,7 @@
 """Service days: EXPIRED tickets, refunds, codes unique per establishment and day.
 
 Revision ID: 0006_service_day
-Revises: 0007_staff_audit (re-chained after main gained 0007)
+Revises: 0008_cash_boxes (re-chained after main gained 0007 and 0008)
 
 - ``tickets.status`` may be ``EXPIRED`` (the day closed before the ticket was served).
 - ``tickets.refunded_at`` / ``refunded_by``: a paid ticket that ended unserved
@@ -21,7 +21,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0006_service_day"
-down_revision = "0007_staff_audit"
+down_revision = "0008_cash_boxes"
 branch_labels = None
 depends_on = None
 
