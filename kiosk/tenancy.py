@@ -246,7 +246,14 @@ def _rls_before_execute(conn, cursor, statement, parameters, context, executeman
 
 def _forget_rls_settings(conn, *args) -> None:  # noqa: ANN001
     # set_config(..., true) lasts until the transaction (or savepoint) ends.
-    conn.info.pop(_RLS_INFO, None)
+    # An invalidated connection (the database went away) has no settings left to
+    # forget, and asking for its info would raise inside the rollback that ends it.
+    if conn.invalidated:
+        return
+    try:
+        conn.info.pop(_RLS_INFO, None)
+    except sa.exc.InvalidRequestError:
+        pass
 
 
 def _install_rls(engine) -> None:
