@@ -261,6 +261,7 @@ ROUTES = [
 ]
 
 
+PROFILER = None  # --profile: a cProfile.Profile enabled around the timed calls only
 PREPARE = {"call_next": "issue", "serve": "call_next"}
 
 
@@ -272,9 +273,13 @@ def measure(routes: Routes, method: str, expected: int, calls: int) -> dict:
         if prepare:
             getattr(routes, prepare)()
         _spent.clear()
+        if PROFILER is not None:
+            PROFILER.enable()
         started = time.process_time()
         response = fn()
         total = time.process_time() - started
+        if PROFILER is not None:
+            PROFILER.disable()
         if response.status_code != expected:
             raise SystemExit(f"{method}: {response.status_code} {response.get_data(as_text=True)[:300]}")
         totals.append(total)
@@ -293,6 +298,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--login-calls", type=int, default=10)
     parser.add_argument("--only", nargs="*", help="route methods to run (default: all)")
+    parser.add_argument("--sort", default="cumulative", help="pstats order for --profile (tottime, ...)")
     parser.add_argument("--profile", help="a route method: print its cProfile (CPU clock) instead of the table")
     args = parser.parse_args()
 
@@ -326,11 +332,10 @@ def main() -> None:
             import cProfile
             import pstats
 
-            profiler = cProfile.Profile(time.process_time)
-            profiler.enable()
+            global PROFILER
+            PROFILER = cProfile.Profile(time.process_time)
             measure(routes, args.profile, dict((m, e) for _l, m, e in ROUTES).get(args.profile, 200), args.calls)
-            profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(PROFILER).sort_stats(args.sort).print_stats(45)
             return
         rows = []
         print(f"load average before: {os.getloadavg()[0]:.1f}", file=sys.stderr)

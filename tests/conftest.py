@@ -137,6 +137,11 @@ def clean_slate(request, app, owner_engine, redis_url):
         redis_lib.Redis.from_url(redis_url).flushdb()
     except redis_lib.exceptions.ConnectionError:
         pass  # a fault test stopped our Redis; it restarts it itself
+    # The tables were emptied behind the app's back: so are the per-process
+    # caches of their rows (device ids are reused from test to test).
+    from kiosk.devices import cache as device_cache
+
+    device_cache.listener().drop()
 
 
 def _terminate_others(engine) -> None:

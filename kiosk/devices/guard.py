@@ -24,11 +24,12 @@ from flask_babel import lazy_gettext as _l
 from kiosk.base import TOKEN_SHAPE
 from kiosk.devices import signing
 from kiosk.devices.models import Device
-from kiosk.devices.services import candidate_secrets, decrypt_secret, encrypt_secret
+from kiosk.devices.cache import KnownDevice, known_device
+from kiosk.devices.services import decrypt_secret, encrypt_secret
 from kiosk.errors import ApiError
 from kiosk.extensions import db, redis_client
 from kiosk.security import check_auth_failures, hit_identity_limit, record_auth_failure
-from kiosk.tenancy import set_current_establishment, system_scope
+from kiosk.tenancy import set_current_establishment
 
 CLOCK_WINDOW_SECONDS = 300
 NONCE_TTL_SECONDS = 600
@@ -69,7 +70,7 @@ def _decoy_secret() -> str:
     return decrypt_secret(token)
 
 
-def authenticate_device() -> Device:
+def authenticate_device() -> KnownDevice:
     check_auth_failures()
     device_id = request.headers.get("X-Device-Id", "")
     timestamp = request.headers.get("X-Timestamp", "")
@@ -81,13 +82,13 @@ def authenticate_device() -> Device:
     if abs(int(time.time()) - int(timestamp)) > CLOCK_WINDOW_SECONDS:
         raise _refuse(401, "stale_timestamp", _l("The request's clock is too far from the server's."))
 
-    with system_scope():
-        device = db.session.execute(sa.select(Device).where(Device.device_id == device_id)).scalar_one_or_none()
+    # Cached in the process, dropped everywhere on a change (kiosk/devices/cache.py).
+    device = known_device(device_id)
     now = datetime.now(timezone.utc)
     body = request.get_data(cache=True)
     matched = False
     if device is not None:
-        for secret_key in candidate_secrets(device, now):
+        for secret_key in device.candidate_secrets(now):
             expected = signing.sign(secret_key, request.method, signed_path(), device_id, timestamp, nonce, body)
             matched |= signing.signature_matches(expected, signature)
     else:
@@ -111,7 +112,7 @@ def authenticate_device() -> Device:
     return device
 
 
-def _touch_last_seen(device: Device, now: datetime) -> None:
+def _touch_last_seen(device: KnownDevice, now: datetime) -> None:
     """Write last_seen at most once a minute per device (a Redis gate, not a DB write per request)."""
     try:
         due = redis_client.set(f"last_seen:{device.device_id}", 1, nx=True, ex=LAST_SEEN_EVERY_SECONDS)

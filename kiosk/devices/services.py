@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from kiosk.base import aware, related_class, utcnow
 from kiosk.devices.models import Device, DeviceClaim
 from kiosk.errors import ApiError
+from kiosk.events import DeviceChanged, emit
 from kiosk.extensions import db
 from kiosk.tenancy import get_or_404, require_establishment_id, system_scope, tenant_scope
 
@@ -178,6 +179,7 @@ def set_status(device_id: str, status: str) -> Device:
     device = get_device(device_id)
     if device.status != status:
         device.status = status
+        emit(DeviceChanged(establishment_id=device.establishment_id, device_id=device.device_id))
         db.session.commit()
         log.info("device status changed", extra={"device_id": device_id, "status": status})
     return device
@@ -194,6 +196,7 @@ def rotate_secret(device_id: str) -> tuple[Device, str]:
     device.previous_secret_encrypted = device.secret_encrypted
     device.secret_encrypted = encrypt_secret(secret_key)
     device.rotated_at = utcnow()
+    emit(DeviceChanged(establishment_id=device.establishment_id, device_id=device.device_id))
     db.session.commit()
     log.info("device secret rotated", extra={"device_id": device_id})
     return device, secret_key

@@ -72,11 +72,29 @@ def current_vip_streak(queue_id, rules: Fairness, now: datetime) -> int:
 
 def eta_inputs(queue: Queue, now: datetime) -> eta_model.EtaModel:
     """What the ETA needs from the database: service time, open counters, spread, VIP rate."""
-    counters = db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(Ticket.counter)))
-        .where(Ticket.queue_id == queue.id, Ticket.called_at >= now - eta_model.OPEN_COUNTER_WINDOW,
-               Ticket.counter.is_not(None))
-    ) or 0
+    return eta_inputs_around_call(queue, now)[0]
+
+
+def eta_inputs_around_call(queue: Queue, now: datetime, calling_counter: str | None = None
+                           ) -> tuple[eta_model.EtaModel, eta_model.EtaModel]:
+    """The ETA model now, and as it will be once ``calling_counter`` has called.
+
+    Two statements: the counts in one row of scalar subqueries, the recent
+    service times in another (it was three, run twice per call-next). A
+    counter that had not called within the window counts as open after its
+    call, so call-next needs no second read after its own call.
+    """
+    in_window = sa.and_(Ticket.queue_id == queue.id, Ticket.called_at >= now - eta_model.OPEN_COUNTER_WINDOW,
+                        Ticket.counter.is_not(None))
+    columns = [
+        sa.select(sa.func.count(sa.distinct(Ticket.counter))).where(in_window).scalar_subquery().label("counters"),
+        sa.select(sa.func.count()).select_from(Ticket)
+        .where(Ticket.queue_id == queue.id, Ticket.kind == "VIP", Ticket.created_at >= now - timedelta(hours=1))
+        .scalar_subquery().label("vip"),
+    ]
+    if calling_counter is not None:
+        columns.append(sa.exists().where(in_window, Ticket.counter == calling_counter).label("seen"))
+    counts = db.session.execute(sa.select(*columns)).one()
     durations = [
         (aware(row.served_at) - aware(row.called_at)).total_seconds()
         for row in db.session.execute(
@@ -86,11 +104,11 @@ def eta_inputs(queue: Queue, now: datetime) -> eta_model.EtaModel:
             .order_by(Ticket.served_at.desc()).limit(eta_model.RECENT_SERVICE_SAMPLES)
         ).all()
     ]
-    vip_last_hour = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Ticket)
-        .where(Ticket.queue_id == queue.id, Ticket.kind == "VIP", Ticket.created_at >= now - timedelta(hours=1))
-    ) or 0
-    return eta_model.model_from_history(queue.mean_service_seconds, counters, durations, vip_last_hour)
+    counters, vip = counts.counters or 0, counts.vip or 0
+    before = eta_model.model_from_history(queue.mean_service_seconds, counters, durations, vip)
+    if calling_counter is None or counts.seen:
+        return before, before
+    return before, eta_model.model_from_history(queue.mean_service_seconds, counters + 1, durations, vip)
 
 
 def compute_estimates(queue: Queue, now: datetime | None = None) -> dict:

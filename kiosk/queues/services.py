@@ -28,7 +28,8 @@ from kiosk.extensions import db
 from kiosk.queues import eta as eta_model
 from kiosk.queues.calling import calling_order, next_streak
 from kiosk.queues.estimates import (ESTIMATES_TTL_SECONDS, compute_estimates, current_vip_streak,
-                                    estimates_cache_name, estimates_from, eta_inputs, fairness_of, waiting_list)
+                                    estimates_cache_name, estimates_from, eta_inputs_around_call, fairness_of,
+                                    waiting_list)
 from kiosk.queues.models import Queue, Ticket
 from kiosk.queues.numbering import format_code, local_day, new_tracking_token, next_number
 from kiosk.tenancy import get_or_404, require_establishment_id, system_scope
@@ -93,9 +94,8 @@ def issue_ticket(queue: Queue, kind: str = "STANDARD", *, transaction_id=None, r
     """
     if not queue.active:
         raise ApiError(409, "queue_closed", _l("This queue is closed."))
-    establishment = db.session.execute(
-        sa.select(Establishment).where(Establishment.id == queue.establishment_id)
-    ).scalar_one()
+    # From the session's identity map when this request already read it.
+    establishment = db.session.get(Establishment, queue.establishment_id)
     day = local_day(establishment)
     number = next_number(queue.id, day, kind)
     ticket = Ticket(queue_id=queue.id, service_day=day, number=number, kind=kind, status="WAITING",
@@ -104,7 +104,7 @@ def issue_ticket(queue: Queue, kind: str = "STANDARD", *, transaction_id=None, r
                     created_at=utcnow(), call_count=0)
     db.session.add(ticket)
     db.session.flush()
-    _publish_ticket(ticket, waiting_changed=True)
+    _publish_ticket(ticket, waiting_changed=True, queue=queue)
     if commit:
         db.session.commit()
     return ticket
@@ -161,7 +161,8 @@ def _open_queue(queue_id) -> Queue:
 
 # --- events -------------------------------------------------------------------------------
 
-def _publish_ticket(ticket: Ticket, *, waiting_changed: bool = False, called: bool = False) -> None:
+def _publish_ticket(ticket: Ticket, *, waiting_changed: bool = False, called: bool = False,
+                    queue: Queue | None = None) -> None:
     establishment_id = ticket.establishment_id or require_establishment_id()
     emit(TicketChanged(establishment_id=establishment_id, ticket_id=str(ticket.id), queue_id=str(ticket.queue_id),
                        code=ticket.code, kind=ticket.kind, status=ticket.status, counter=ticket.counter))
@@ -169,7 +170,7 @@ def _publish_ticket(ticket: Ticket, *, waiting_changed: bool = False, called: bo
         emit(TicketCalled(establishment_id=establishment_id, ticket_id=str(ticket.id),
                           queue_id=str(ticket.queue_id), code=ticket.code, kind=ticket.kind, counter=ticket.counter))
     if waiting_changed:
-        _publish_waiting_list(get_queue(ticket.queue_id))
+        _publish_waiting_list(queue if queue is not None else get_queue(ticket.queue_id))
 
 
 def _publish_queue(queue: Queue) -> None:
@@ -216,7 +217,10 @@ def call_next(queue: Queue, counter: str, now: datetime | None = None) -> Ticket
     if not waiting:
         return None
     streak = current_vip_streak(queue.id, rules, now)
-    step = timedelta(seconds=eta_inputs(queue, now).call_interval_seconds)
+    # Read once: the model before the call gives the rule's step, the model
+    # after it (this counter open) the queue event's estimates.
+    model_before, model_after = eta_inputs_around_call(queue, now, counter)
+    step = timedelta(seconds=model_before.call_interval_seconds)
     # Try in calling order: whoever loses a race takes the next one the rule would pick.
     for candidate in calling_order(waiting, streak, now, rules, step):
         ticket = _lock_candidate(candidate.id)
@@ -232,10 +236,10 @@ def call_next(queue: Queue, counter: str, now: datetime | None = None) -> Ticket
     db.session.flush()
     # The list and streak after this call follow from what was just read: the
     # queue event's estimates need no second read of them (call-next is the
-    # most frequent write). The model is re-read: this counter may be new.
+    # most frequent write), nor of the ETA model (read above as it is after the call).
     left = [t for t in waiting if t.id != ticket.id]
     streak_after = next_streak(streak, ticket.kind, any(t.kind != "VIP" for t in left))
-    estimates = estimates_from(queue, now, rules, left, streak_after, eta_inputs(queue, now))
+    estimates = estimates_from(queue, now, rules, left, streak_after, model_after)
     _publish_ticket(ticket, called=True)
     _publish_waiting_list(queue, estimates=estimates)
     db.session.commit()
