@@ -19,6 +19,7 @@ from kiosk.auth.access import init_auth
 from kiosk.commands import register_commands
 from kiosk.config import build_config
 from kiosk.dashboard import routes as dashboard_routes
+from kiosk.database import init_database
 from kiosk.devices import cache as device_cache
 from kiosk.devices import routes as devices_routes
 from kiosk.display import bus as display_bus
@@ -36,6 +37,7 @@ from kiosk.payments import routes as payments_routes
 from kiosk.queues import metrics as queues_metrics
 from kiosk.queues import routes as queues_routes
 from kiosk.security import init_security
+from kiosk.single_process import claim_single_process
 from kiosk.stats import routes as stats_routes
 from kiosk.tasks import celery_init_app
 from kiosk.tenancy import init_tenancy
@@ -51,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, static_folder="../frontend", static_url_path="/static")
     app.config.update(build_config(app.instance_path, config))
     configure_logging(app)
+    claim_single_process(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -62,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     ext.db.init_app(app)
+    init_database(app)
     ext.migrate.init_app(app, ext.db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")))
     ext.redis_client.init_app(app)
     ext.sock.init_app(app)

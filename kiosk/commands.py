@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -17,6 +18,8 @@ from kiosk.display.services import create_display
 from kiosk.establishments.services import create_establishment
 from kiosk.extensions import db
 from kiosk.queues.services import create_queue
+from kiosk.single_process import instance_in_use
+from kiosk.sitedata import SiteDataError, backup, export, import_, restore
 from kiosk.tenancy import system_scope, tenant_scope
 
 
@@ -102,8 +105,64 @@ def rotate_device_keys_command():
     _echo({"rotated": rotated, "keys": len(current_app.config["DEVICE_SECRET_KEYS"])})
 
 
+def _site_data(action):
+    try:
+        return action()
+    except SiteDataError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_command(path):
+    """Copy the embedded SQLite database to PATH, consistently, while the site runs.
+
+    On Postgres it refuses and points to pg_dump.
+    """
+    _echo(_site_data(lambda: backup(current_app, path)))
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def restore_command(path):
+    """Replace the embedded SQLite database with the backup at PATH (site stopped).
+
+    Refuses, changing nothing, a file of another schema version or a running site.
+    """
+    app = current_app._get_current_object()
+    _echo(_site_data(lambda: restore(app, path, site_running=lambda: instance_in_use(app))))
+
+
+@click.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def export_command(path):
+    """Write every row of every establishment to PATH (versioned JSON Lines)."""
+    target = Path(path)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            summary = _site_data(lambda: export(current_app, out))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)
+    _echo({"export": str(target), **summary})
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True))
+@with_appcontext
+def import_command(path):
+    """Load an export into this empty, migrated database, keeping every id (one transaction)."""
+    _echo(_site_data(lambda: import_(current_app, path)))
+
+
 def register_commands(app: Flask) -> None:
     for command in (create_establishment_command, create_user_command, seed_demo_command,
-                    rotate_device_keys_command):
+                    rotate_device_keys_command, backup_command, restore_command, export_command,
+                    import_command):
         app.cli.add_command(command)
     app.cli.add_command(simulate_device_command)

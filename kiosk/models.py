@@ -1,4 +1,5 @@
 """Every model, imported once so metadata (Alembic, tests) sees them all."""
+from kiosk.audit.models import AuditEvent
 from kiosk.auth.models import User
 from kiosk.base import TenantMixin
 from kiosk.devices.models import Device, DeviceClaim
@@ -7,8 +8,8 @@ from kiosk.establishments.models import Establishment
 from kiosk.payments.models import Transaction
 from kiosk.queues.models import Queue, Ticket, TicketSequence
 
-TENANT_MODELS = [cls for cls in (User, Device, DeviceClaim, Display, Transaction, Queue, Ticket, TicketSequence)
+TENANT_MODELS = [cls for cls in (User, AuditEvent, Device, DeviceClaim, Display, Transaction, Queue, Ticket, TicketSequence)
                  if issubclass(cls, TenantMixin)]
 
-__all__ = ["Establishment", "User", "Device", "DeviceClaim", "Display", "Transaction", "Queue", "Ticket",
+__all__ = ["AuditEvent", "Establishment", "User", "Device", "DeviceClaim", "Display", "Transaction", "Queue", "Ticket",
            "TicketSequence", "TENANT_MODELS"]

@@ -3,12 +3,20 @@
 Limits per the contract:
 - 100/min per verified identity (device or staff user), checked by the auth
   guards once the identity is known;
-- 30/min per IP for requests that *fail* authentication, so a fleet of kiosks
-  behind one NAT is never throttled by its neighbours, while brute force is;
-- login: 5 failures per 15 min per IP + email, then that pair is locked out
-  for 15 minutes from the 5th failure (correct password or not);
-- a loose per-IP ceiling on everything else (default 3000/min), exempting
-  health checks and the display WebSocket.
+- 30/min per IP for requests that *fail* authentication. Unguessable
+  credentials (device signatures, JWTs, display and tracking tokens) are
+  verified first and only failures count (``auth_failure``): past the limit
+  the failing requests get 429 while a correctly signed request or a valid
+  token still passes, so a kiosk fleet behind one NAT is never locked out by
+  a neighbour. That is safe only because those secrets cannot be guessed:
+  letting a guess through would be an oracle. Guessable secrets (passwords,
+  claim codes typed by an installer) are checked *before* verification
+  (``check_auth_failures``), so brute force from an IP stops at the limit;
+- login: also 5 failures per 15 min per IP + email, then that pair is locked
+  out for 15 minutes from the 5th failure (correct password or not);
+- a loose per-IP ceiling on everything else (default 3000/min), display
+  WebSocket handshakes included; only health checks, static files and the
+  metrics scrape are exempt.
 """
 from __future__ import annotations
 
@@ -82,11 +90,12 @@ def init_security(app: Flask) -> None:
         return is_exempt_path(request.path)
 
 
-EXEMPT_PREFIXES = ("/health", "/ws/", "/static/", "/frontend/")
+# Display WebSocket handshakes are not exempt: each one costs a database lookup.
+EXEMPT_PREFIXES = ("/health", "/static/", "/frontend/")
 
 
 def is_exempt_path(path: str) -> bool:
-    """Health checks, display WebSockets, static files and scrapes are never rate limited."""
+    """Health checks, static files and scrapes are never rate limited."""
     return path.startswith(EXEMPT_PREFIXES) or path == "/metrics"
 
 
@@ -213,9 +222,23 @@ def check_auth_failures(ip: str | None = None) -> None:
         raise _too_many(AUTH_FAILURE_LIMIT, key)
 
 
-def record_auth_failure(ip: str | None = None) -> None:
-    if _enabled():
-        _safe_hit(AUTH_FAILURE_LIMIT, f"authfail:{ip or client_ip()}")
+def record_auth_failure(ip: str | None = None) -> bool:
+    """Count one failed authentication for the IP; False once it is past the limit."""
+    if not _enabled():
+        return True
+    return _safe_hit(AUTH_FAILURE_LIMIT, f"authfail:{ip or client_ip()}")
+
+
+def auth_failure(error: ApiError, ip: str | None = None) -> ApiError:
+    """Count a request that failed authentication; the error to raise for it.
+
+    Within the limit that is ``error`` itself (401, 404...); past it, 429.
+    Called only *after* verification failed, so valid credentials from the
+    same IP are never refused (see the module docstring).
+    """
+    if record_auth_failure(ip):
+        return error
+    return _too_many(AUTH_FAILURE_LIMIT, f"authfail:{ip or client_ip()}")
 
 
 def login_key(email: str) -> str:

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import uuid
 
 import sqlalchemy as sa
 
@@ -20,12 +21,35 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from kiosk.config import normalise_database_url  # noqa: E402
 
 
+def _load_posted(conn, posted: list[str]) -> None:
+    if conn.dialect.name == "sqlite":
+        # The embedded default (scripts/loadtest with LOAD_BACKEND=embedded): UUIDs are 32 hex digits.
+        conn.exec_driver_sql("CREATE TEMP TABLE posted (id CHAR(32) PRIMARY KEY)")
+        conn.execute(sa.text("INSERT OR IGNORE INTO posted (id) VALUES (:id)"),
+                     [{"id": uuid.UUID(p).hex} for p in posted])
+        return
+    conn.exec_driver_sql("CREATE TEMP TABLE posted (id uuid PRIMARY KEY)")
+    if posted:
+        conn.execute(sa.text("INSERT INTO posted (id) SELECT unnest(CAST(:ids AS uuid[])) ON CONFLICT DO NOTHING"),
+                     {"ids": posted})
+
+
+def _confirm_lag(conn) -> tuple:
+    if conn.dialect.name == "sqlite":
+        ms = sorted(r[0] for r in conn.exec_driver_sql(
+            "SELECT (julianday(updated_at) - julianday(created_at)) * 86400000 FROM transactions "
+            "WHERE status = 'CONFIRMED'"))
+        pick = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))] if ms else 0  # noqa: E731
+        return pick(0.5), pick(0.99)
+    return conn.exec_driver_sql(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) "
+        "FROM (SELECT extract(epoch FROM updated_at - created_at) * 1000 AS ms FROM transactions "
+        "WHERE status = 'CONFIRMED') l").one()
+
+
 def audit(engine, posted: list[str]) -> dict:
     with engine.connect() as conn:
-        conn.exec_driver_sql("CREATE TEMP TABLE posted (id uuid PRIMARY KEY)")
-        if posted:
-            conn.execute(sa.text("INSERT INTO posted (id) SELECT unnest(CAST(:ids AS uuid[])) ON CONFLICT DO NOTHING"),
-                         {"ids": posted})
+        _load_posted(conn, posted)
         q = lambda sql: conn.exec_driver_sql(sql).scalar()  # noqa: E731
         result = {
             "posted": q("SELECT count(*) FROM posted"),
@@ -45,10 +69,7 @@ def audit(engine, posted: list[str]) -> dict:
                 "HAVING count(*) > 1) d"),
         }
         # Server-side ingest-to-CONFIRMED lag, free of the device's polling step.
-        lag = conn.exec_driver_sql(
-            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) "
-            "FROM (SELECT extract(epoch FROM updated_at - created_at) * 1000 AS ms FROM transactions "
-            "WHERE status = 'CONFIRMED') l").one()
+        lag = _confirm_lag(conn)
         result["server_confirm_lag_ms"] = {"p50": round(lag[0] or 0, 1), "p99": round(lag[1] or 0, 1)}
         conn.rollback()
     return result

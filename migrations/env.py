@@ -111,6 +111,12 @@ def _run_online(connectable, conf_args):
             # Migrations run as the owner, not as the app role RLS applies to.
             connection.exec_driver_sql("RESET ROLE")
             connection.commit()
+        if connection.dialect.name == "sqlite":
+            # Batch mode rebuilds a table by copy, DROP and rename: with
+            # foreign keys enforced, dropping a parent would cascade-delete
+            # its children. The pragma is ignored inside a transaction, so it
+            # goes straight to the driver before the migration's BEGIN.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
         conf_args.setdefault("render_as_batch", connection.dialect.name == "sqlite")
         context.configure(
             connection=connection,

@@ -134,6 +134,18 @@ Conventions:
   failures are 400 `validation_error` with per-field `details`.
 - Money is an integer in the currency's minor unit (XOF has none: 500 is
   500 F CFA). Stats days and months are the establishment's local calendar.
+
+Declaring a route in `/openapi.json`: the document is built from the URL map
+and from what each JSON route declares next to itself with
+`kiosk.observability.openapi.document`, never from the view's code. Declare
+the module-level schema instances the view itself loads and dumps, and every
+success status:
+`@document(body=queue_create_schema, responses={201: queue_schema})` under
+`@bp.post(...)`; also `query=`, a list for `body=` (any one of them),
+`body_required=False`, `{204: "description"}` for an answer without a body,
+`summary=`, `security=`. Path parameters, security by path prefix and the
+common error answers come from the rule. A JSON route without a declaration
+fails `tests/observability/test_openapi.py::test_every_json_route_declares_its_schemas`.
 """
 
 
@@ -199,6 +211,27 @@ def backdate_payments(app, establishment_id: str, device_id: str) -> None:
                                        currency="XOF", status="CONFIRMED", payload_hash="0" * 64, created_at=when,
                                        updated_at=when))
         db.session.commit()
+
+
+STAFF_NOTES = """
+Staff accounts belong to the manager's establishment only (another
+establishment's user is 404). Deactivating a user, or changing their role or
+password, revokes every token issued to them before: their next request is
+401 `token_revoked`. `POST /auth/logout` does the same for the caller.
+"""
+
+AUDIT_NOTES = """
+Append-only and per establishment. Each event: `id`, `occurred_at` (UTC),
+`actor_id` (the staff user; `null` for the system: a kiosk using its claim
+code, a command-line action), `action`, `target_type`, `target_id` and
+`details` (a summary of the change; never a password, secret or claim code).
+Actions: `user.created`, `user.deactivated`, `user.reactivated`,
+`user.role_changed` (`from`, `to`), `user.password_reset`,
+`device.registered`, `device.claim_issued`, `device.claimed`,
+`device.disabled`, `device.enabled`, `device.secret_rotated`. `from` and `to`
+are required, at most 366 days apart; `limit` (default 500, at most 1000)
+caps the answer and `truncated` says when more matched.
+"""
 
 
 def run() -> str:
@@ -353,6 +386,45 @@ def run() -> str:
     r.call("An agent.", "GET", f"/stats/vip/count?from={week}&to={today.isoformat()}", bearer=agent_token,
            show_auth="Authorization: Bearer <agent JWT>")
     r.call("No token.", "GET", f"/stats/revenue/daily?from={week}&to={today.isoformat()}")
+
+    r.section("Staff accounts and sessions (manager)", STAFF_NOTES)
+    r.call("The establishment's staff.", "GET", "/api/users", bearer=token)
+    added = r.call("Add an agent.", "POST", "/api/users", bearer=token,
+                   json_body={"email": "new.agent@example.test", "password": "a long password", "role": "agent"})
+    r.call("An email already used (in any establishment).", "POST", "/api/users", bearer=token,
+           json_body={"email": "new.agent@example.test", "password": "a long password", "role": "agent"})
+    if added is not None and added.status_code == 201:
+        user_id = added.get_json()["id"]
+        new_token = r.client.post("/auth/login", json={"email": "new.agent@example.test",
+                                                       "password": "a long password"}).get_json()["access_token"]
+        r.call("Make them a manager (their tokens are revoked).", "PATCH", f"/api/users/{user_id}", bearer=token,
+               json_body={"role": "manager"})
+        r.call("A token issued before the change.", "GET", "/api/queues", bearer=new_token,
+               show_auth="Authorization: Bearer <the new agent's earlier JWT>")
+        r.call("Set a new password.", "PATCH", f"/api/users/{user_id}", bearer=token,
+               json_body={"password": "another long password"})
+        r.call("Deactivate them: they can no longer sign in.", "PATCH", f"/api/users/{user_id}", bearer=token,
+               json_body={"active": False})
+    with app.app_context():
+        from kiosk.auth.models import User
+        import sqlalchemy
+
+        from kiosk.extensions import db as _db
+        from kiosk.tenancy import system_scope
+
+        with system_scope():
+            me = str(_db.session.scalar(sqlalchemy.select(User.id).where(User.email == demo["manager"])))
+    r.call("The last active manager cannot deactivate or demote themself.", "PATCH", f"/api/users/{me}",
+           bearer=token, json_body={"role": "agent"})
+
+    r.section("Audit trail (manager)", AUDIT_NOTES)
+    r.call("Who did what and when, newest first (`from`/`to`: UTC days, or date-times with an offset).", "GET",
+           f"/api/audit?from={today.isoformat()}&to={today.isoformat()}&limit=5", bearer=token)
+    r.call("A reversed range.", "GET", f"/api/audit?from={today.isoformat()}&to={week}", bearer=token)
+
+    r.section("Signing out")
+    r.call("Revoke every token of the caller (all their sessions).", "POST", "/auth/logout", bearer=token)
+    r.call("The same token afterwards.", "GET", "/api/queues", bearer=token)
 
     r.section("Operations")
     r.call("Liveness (no I/O).", "GET", "/health")

@@ -83,7 +83,7 @@ def make_config(database_url: str, redis_url: str, **extra) -> dict:
 
 
 @pytest.fixture(scope="session")
-def app(database_url, redis_url):
+def postgres_app(database_url, redis_url):
     from flask_migrate import upgrade
 
     from kiosk import create_app
@@ -100,11 +100,22 @@ def app(database_url, redis_url):
 
 
 @pytest.fixture(scope="session")
-def owner_engine(database_url):
+def app(postgres_app):
+    """The app under test. Race tests override it with ``backend.app`` (tests/backends.py)."""
+    return postgres_app
+
+
+@pytest.fixture(scope="session")
+def pg_owner_engine(database_url):
     """A connection as the table owner (no app role, no RLS): for set-up and checks."""
     engine = sa.create_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def owner_engine(pg_owner_engine):
+    return pg_owner_engine
 
 
 def _tables(engine) -> list[str]:
@@ -116,11 +127,12 @@ def _tables(engine) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def clean_slate(request, app, owner_engine, redis_url):
+def clean_slate(request, postgres_app, pg_owner_engine, redis_url):
     """Every test starts with empty tables and an empty Redis db."""
     yield
     from kiosk.extensions import db
 
+    app, owner_engine = postgres_app, pg_owner_engine
     with app.app_context():
         db.session.remove()
     tables = _tables(owner_engine)
@@ -187,6 +199,10 @@ def device_client(app):
         return DeviceClient(app.test_client(), device_id, secret_key)
 
     return make
+
+
+# The SQLite backend of the race tests (tests/backends.py).
+from tests.backends import backend, backend_world, sqlite_site  # noqa: E402,F401
 
 
 def pytest_configure(config):

@@ -7,36 +7,44 @@ from typing import Callable
 from flask import Flask, g
 from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
-from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException, NoAuthorizationError
+from flask_jwt_extended.exceptions import (CSRFError, JWTExtendedException, NoAuthorizationError,
+                                           RevokedTokenError)
 from jwt.exceptions import ExpiredSignatureError, PyJWTError
 
+from kiosk.auth.revocation import is_revoked
 from kiosk.errors import ApiError
 from kiosk.extensions import jwt
-from kiosk.security import check_auth_failures, hit_identity_limit, record_auth_failure
+from kiosk.security import auth_failure, hit_identity_limit
 from kiosk.tenancy import set_current_establishment
 
 
 def init_auth(app: Flask) -> None:
     jwt.init_app(app)
+    # flask-jwt-extended calls it for every verified token, the dashboard's too.
+    jwt.token_in_blocklist_loader(lambda _header, claims: is_revoked(claims))
 
 
 def _refuse(code: str, message) -> ApiError:
-    record_auth_failure()
-    return ApiError(401, code, message)
+    return auth_failure(ApiError(401, code, message))
 
 
 def authenticate_staff() -> dict:
     """Verify the JWT (bearer header or dashboard cookie) and set the tenant.
 
-    :raise ApiError 401: missing, malformed, forged or expired token, or CSRF.
+    Verification comes first: only a request that fails it counts against
+    the per-IP failure limit, so a valid token always passes.
+
+    :raise ApiError 401: missing, malformed, forged, expired or revoked token, or CSRF.
+    :raise ApiError 429: a failing request from an IP past the failure limit.
     """
-    check_auth_failures()
     try:
         verify_jwt_in_request()
     except NoAuthorizationError:
         raise _refuse("unauthorized", _l("Authentication is required.")) from None
     except CSRFError:
         raise _refuse("csrf_failed", _l("The form has expired; reload the page.")) from None
+    except RevokedTokenError:
+        raise _refuse("token_revoked", _l("Your session has ended; sign in again.")) from None
     except ExpiredSignatureError:
         raise _refuse("token_expired", _l("Your session has expired; sign in again.")) from None
     except (JWTExtendedException, PyJWTError):

@@ -23,6 +23,11 @@ class User(TenantMixin, db.Model):
     role: Mapped[str] = mapped_column(sa.String(16))
     locale: Mapped[str | None] = mapped_column(sa.String(5), nullable=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # A deactivated user cannot sign in; rows are never deleted (the audit trail names them).
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
+    # Every JWT carries the version it was issued under ("ver"); bumping it
+    # revokes every token issued before (logout, deactivation, role or password change).
+    token_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
 
     __table_args__ = (sa.CheckConstraint("role IN ('manager', 'agent')", name="ck_users_role"),)
 

@@ -21,6 +21,8 @@ NAV = (
     ("/dashboard/devices", _l("Kiosks"), ("manager",)),
     ("/dashboard/displays", _l("Displays"), ("manager",)),
     ("/dashboard/theme", _l("Theme"), ("manager",)),
+    ("/dashboard/staff", _l("Staff"), ("manager",)),
+    ("/dashboard/audit", _l("Activity log"), ("manager",)),
 )
 
 

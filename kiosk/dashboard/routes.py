@@ -1,7 +1,7 @@
 """Server-rendered pages for managers and staff.
 
   GET  /login, POST /login      sign in: the JWT goes into an HttpOnly cookie (+ CSRF cookie)
-  POST /logout                  sign out (CSRF checked), clears the cookies
+  POST /logout                  sign out (CSRF checked): revokes the user's tokens, clears the cookies
   GET  /lang/<fr|en>?next=      remember a language choice in a cookie
   GET  /dashboard               manager overview: total, daily/monthly revenue, VIP count
   GET  /dashboard/export.csv    the range as CSV (?from=YYYY-MM-DD&to=YYYY-MM-DD)
@@ -9,6 +9,8 @@
   GET  /dashboard/queues        queues with their waiting count, links to the counter screen
   GET  /dashboard/counter       the counter screen: call, recall, serve (staff)
   GET  /dashboard/theme         the establishment's theme and calling rule (manager)
+  GET  /dashboard/staff         staff accounts: add, deactivate, change role, set a new password (manager)
+  GET  /dashboard/audit         activity log: who did what and when (manager; ?from&to local days)
 
 Pages read data from the JSON API (``/stats/...``, ``/api/...``) with the same
 cookie; writes send the CSRF cookie's value back in ``X-CSRF-TOKEN``.
@@ -17,13 +19,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import decode_token, set_access_cookies, unset_jwt_cookies, verify_jwt_in_request
 from marshmallow import ValidationError
+from sqlalchemy.exc import NoResultFound
 
+from kiosk.audit import services as audit_services
 from kiosk.auth import services as auth_services
 from kiosk.auth.pages import dashboard_page, error_page
 from kiosk.dashboard import services
@@ -35,6 +40,7 @@ from kiosk.establishments.services import current_establishment
 from kiosk.queues import services as queue_services
 from kiosk.queues.presentation import describe_queue
 from kiosk.security import check_auth_failures, check_login_lockout, record_auth_failure, record_login_failure
+from kiosk.tenancy import tenant_scope
 from kiosk.web import asset_url
 
 bp = Blueprint("dashboard", __name__)
@@ -147,6 +153,13 @@ def logout():
         expected = str(claims.get("csrf", ""))
         if not expected or not hmac.compare_digest(form["csrf_token"], expected):
             return error_page(400, _l("The form has expired; reload the page."))
+        # Signed by us (decode_token checked it): end every session of this user, not
+        # just this browser's cookie, exactly like POST /auth/logout.
+        try:
+            with tenant_scope(claims["establishment_id"]):
+                auth_services.logout(claims["sub"])
+        except (KeyError, ValueError, NoResultFound):
+            pass  # a token for a user that no longer exists: nothing left to revoke
     response = redirect("/login")
     unset_jwt_cookies(response)
     session.pop(LOGIN_CSRF_KEY, None)
@@ -245,6 +258,39 @@ def counter_page():
 def theme_page():
     return render_page("dashboard/theme.html", text_on=theme_rules.TEXT_ON,
                        min_contrast=theme_rules.MIN_CONTRAST, sounds=theme_rules.SOUNDS)
+
+
+# --- staff and activity log ------------------------------------------------------------------
+
+@bp.get("/dashboard/staff")
+@dashboard_page("manager")
+def staff_page():
+    return render_page("dashboard/staff.html", me=g.page_claims["sub"])
+
+
+@bp.get("/dashboard/audit")
+@dashboard_page("manager")
+def audit_page():
+    establishment = _establishment()
+    today = services.local_today(establishment.timezone)
+    date_from, date_to, error = today - timedelta(days=6), today, None
+    if request.args.get("from") or request.args.get("to"):
+        try:
+            query = DateRangeSchema().load({"from": request.args.get("from", ""), "to": request.args.get("to", "")})
+            date_from, date_to = query["date_from"], query["date_to"]
+        except ValidationError:
+            error = _l("Choose a valid date range (at most %(days)s days).", days=services.MAX_RANGE_DAYS)
+    start, end = services.local_day_bounds(date_from, date_to, establishment.timezone)
+    events, truncated = audit_services.list_events(start, end, AUDIT_PAGE_LIMIT)
+    emails = {user.id: user.email for user in auth_services.list_users()}
+    locale = str(get_locale())
+    rows = [services.describe_audit_event(e, emails, establishment.timezone, locale, _l("System"))
+            for e in events]
+    return render_page("dashboard/audit.html", rows=rows, date_from=date_from, date_to=date_to, error=error,
+                       truncated=truncated, status=400 if error else 200)
+
+
+AUDIT_PAGE_LIMIT = 500
 
 
 @bp.app_context_processor

@@ -10,7 +10,9 @@ from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from babel.numbers import format_currency, format_decimal, get_currency_precision
+from flask_babel import lazy_gettext as _l
 
 from kiosk.stats import services as stats
 
@@ -118,3 +120,47 @@ def export_csv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+# --- activity log (audit trail) -------------------------------------------------------------
+AUDIT_ACTIONS = {
+    "user.created": _l("Staff account created"),
+    "user.deactivated": _l("Staff account deactivated"),
+    "user.reactivated": _l("Staff account reactivated"),
+    "user.role_changed": _l("Role changed"),
+    "user.password_reset": _l("Password reset"),
+    "device.registered": _l("Kiosk registered"),
+    "device.claim_issued": _l("Kiosk claim code issued"),
+    "device.claimed": _l("Kiosk installed with a claim code"),
+    "device.disabled": _l("Kiosk disabled"),
+    "device.enabled": _l("Kiosk enabled"),
+    "device.secret_rotated": _l("Kiosk secret replaced"),
+}
+ROLE_NAMES = {"manager": _l("Manager"), "agent": _l("Agent")}
+
+
+def local_day_bounds(date_from: date, date_to: date, timezone_name: str) -> tuple[datetime, datetime]:
+    """``[start of date_from, start of the day after date_to)`` in the establishment's calendar, as UTC."""
+    zone = ZoneInfo(timezone_name)
+    start = datetime.combine(date_from, datetime.min.time(), tzinfo=zone)
+    end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def describe_audit_event(event, emails: dict, timezone_name: str, locale: str, system_label) -> dict:
+    """One row of the activity log, for people: local time, who, what, on what."""
+    details = event.details or {}
+    occurred = event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=timezone.utc)
+    what = str(AUDIT_ACTIONS.get(event.action, event.action))
+    if event.action == "user.role_changed":
+        what += f" ({ROLE_NAMES.get(details.get('from'), details.get('from'))} → " \
+                f"{ROLE_NAMES.get(details.get('to'), details.get('to'))})"
+    target = details.get("email") or details.get("label") or event.target_id
+    return {
+        "iso": occurred.isoformat(),
+        "when": format_datetime(occurred, "short", tzinfo=ZoneInfo(timezone_name), locale=locale),
+        "who": emails.get(event.actor_id, str(system_label)) if event.actor_id else str(system_label),
+        "what": what,
+        "action": event.action,
+        "target": target,
+    }

@@ -8,6 +8,11 @@
 4. device DISABLED                     -> 403 device_disabled
 5. nonce seen for this device in 600 s -> 401 replayed_request (Redis SET NX EX)
 6. sets the request's device and establishment (never from the body)
+
+Verify first, then count: only a request that fails checks 1-3 or 5 counts
+against the per-IP failure limit, and past it only failing requests get 429
+(``kiosk.security.auth_failure``): a correctly signed request from a kiosk
+behind the same NAT as a misbehaving neighbour always passes.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ from kiosk.devices.cache import KnownDevice, known_device
 from kiosk.devices.services import decrypt_secret, encrypt_secret
 from kiosk.errors import ApiError
 from kiosk.extensions import db, redis_client
-from kiosk.security import check_auth_failures, hit_identity_limit, record_auth_failure
+from kiosk.security import auth_failure, hit_identity_limit
 from kiosk.tenancy import set_current_establishment
 
 CLOCK_WINDOW_SECONDS = 300
@@ -43,8 +48,7 @@ _TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
 
 
 def _refuse(status: int, code: str, message) -> ApiError:
-    record_auth_failure()
-    return ApiError(status, code, message)
+    return auth_failure(ApiError(status, code, message))
 
 
 def signed_path() -> str:
@@ -71,7 +75,6 @@ def _decoy_secret() -> str:
 
 
 def authenticate_device() -> KnownDevice:
-    check_auth_failures()
     device_id = request.headers.get("X-Device-Id", "")
     timestamp = request.headers.get("X-Timestamp", "")
     nonce = request.headers.get("X-Nonce", "")

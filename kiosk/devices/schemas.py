@@ -56,3 +56,7 @@ class DeviceSchema(Schema):
     rotated_at = fields.DateTime(allow_none=True)
     previous_secret_valid_until = fields.DateTime(
         allow_none=True, metadata={"description": "end of the previous secret's grace period, if any"})
+
+
+class DeviceListSchema(Schema):
+    devices = fields.List(fields.Nested(DeviceSchema))

@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet, MultiFernet
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from kiosk.audit.services import record as audit
 from kiosk.base import aware, related_class, utcnow
 from kiosk.devices.models import Device, DeviceClaim
 from kiosk.errors import ApiError
@@ -65,9 +66,11 @@ def _add_device(label: str, queue_id) -> tuple[Device, str]:
     return device, secret_key
 
 
-def register_device(label: str, queue_id=None) -> tuple[Device, str]:
+def register_device(label: str, queue_id=None, *, actor_id=None) -> tuple[Device, str]:
     """Create a device in the current establishment; returns it with its secret, shown this once."""
     device, secret_key = _add_device(label, queue_id)
+    audit("device.registered", actor_id=actor_id, target_type="device", target_id=device.device_id,
+          details={"label": device.label, "queue_id": str(queue_id) if queue_id else None})
     db.session.commit()
     log.info("device registered", extra={"device_id": device.device_id, "via": "direct"})
     return device, secret_key
@@ -78,13 +81,13 @@ def queue_of_tenant(queue_id):
     return get_or_404(related_class(Device.queue), queue_id)
 
 
-def register_for_manager(label: str, queue_id) -> tuple[Device, str]:
+def register_for_manager(label: str, queue_id, *, actor_id=None) -> tuple[Device, str]:
     """``POST /iot/register`` with a manager's JWT: the tenant is the JWT's.
 
     :raise ApiError 404: the queue is not one of this establishment's.
     """
     queue = queue_of_tenant(queue_id)
-    return register_device(label, queue.id)
+    return register_device(label, queue.id, actor_id=actor_id)
 
 
 # --- claim codes ---------------------------------------------------------------------
@@ -102,7 +105,7 @@ def _new_claim_code() -> str:
     return "-".join(raw[i:i + 4] for i in range(0, CLAIM_LENGTH, 4))
 
 
-def create_claim(label: str, queue_id) -> tuple[DeviceClaim, str]:
+def create_claim(label: str, queue_id, *, actor_id=None) -> tuple[DeviceClaim, str]:
     """A one-use code for a kiosk being installed; the code is returned once, stored hashed.
 
     :raise ApiError 404: the queue is not one of this establishment's.
@@ -112,6 +115,10 @@ def create_claim(label: str, queue_id) -> tuple[DeviceClaim, str]:
     claim = DeviceClaim(code_hash=hash_claim_code(code), label=label.strip(), queue_id=queue.id,
                         expires_at=utcnow() + CLAIM_TTL)
     db.session.add(claim)
+    db.session.flush()
+    # The code itself is a secret: the trail names the claim, never its code.
+    audit("device.claim_issued", actor_id=actor_id, target_type="device_claim", target_id=str(claim.id),
+          details={"label": claim.label, "queue_id": str(queue.id), "expires_at": claim.expires_at.isoformat()})
     db.session.commit()
     log.info("device claim created", extra={"claim_id": str(claim.id)})
     return claim, code
@@ -154,6 +161,8 @@ def register_with_claim(code: str) -> tuple[Device, str]:
             db.session.execute(sa.update(DeviceClaim).where(DeviceClaim.id == claim.id)
                                .values(device_id=device.device_id)
                                .execution_options(synchronize_session=False))
+            audit("device.claimed", actor_id=None, target_type="device", target_id=device.device_id,
+                  details={"claim_id": str(claim.id), "label": claim.label})
             db.session.commit()
     except Exception:
         db.session.rollback()
@@ -175,17 +184,20 @@ def list_devices() -> list[Device]:
     return list(db.session.scalars(sa.select(Device).order_by(Device.created_at, Device.device_id)))
 
 
-def set_status(device_id: str, status: str) -> Device:
+def set_status(device_id: str, status: str, *, actor_id=None) -> Device:
+    """Disable or enable a kiosk (idempotent: an unchanged status writes and audits nothing)."""
     device = get_device(device_id)
     if device.status != status:
         device.status = status
         emit(DeviceChanged(establishment_id=device.establishment_id, device_id=device.device_id))
+        audit("device.disabled" if status == "DISABLED" else "device.enabled", actor_id=actor_id,
+              target_type="device", target_id=device.device_id, details={"label": device.label})
         db.session.commit()
         log.info("device status changed", extra={"device_id": device_id, "status": status})
     return device
 
 
-def rotate_secret(device_id: str) -> tuple[Device, str]:
+def rotate_secret(device_id: str, *, actor_id=None) -> tuple[Device, str]:
     """A new secret; the current one becomes the previous one, valid 24 h more.
 
     A second rotation inside those 24 h ends the grace of the first one
@@ -197,6 +209,8 @@ def rotate_secret(device_id: str) -> tuple[Device, str]:
     device.secret_encrypted = encrypt_secret(secret_key)
     device.rotated_at = utcnow()
     emit(DeviceChanged(establishment_id=device.establishment_id, device_id=device.device_id))
+    audit("device.secret_rotated", actor_id=actor_id, target_type="device", target_id=device.device_id,
+          details={"label": device.label, "previous_valid_until": (device.rotated_at + SECRET_GRACE).isoformat()})
     db.session.commit()
     log.info("device secret rotated", extra={"device_id": device_id})
     return device, secret_key

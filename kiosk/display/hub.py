@@ -179,9 +179,12 @@ class Client:
         if not self.alive:
             return
         self.alive = False
+        self._backlog, self._backlog_bytes, self._held = [], 0, []  # the memory goes now, not at GC
         log.info("display connection dropped", extra={"display_id": self.display_id, "reason": reason})
         try:
-            # Wakes the WebSocket's reader and ends the handler promptly.
+            # Wakes the WebSocket's reader, fails a flusher blocked in sendall
+            # and the close frame's send, so the handler ends promptly and the
+            # server closes the socket even if the peer never reads again.
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass

@@ -10,6 +10,11 @@
 Pongs (and connecting) refresh ``last_heartbeat``, throttled to one write
 a minute per process; a revoked display is dropped at that point at the
 latest (normally at once, through the event bus).
+
+However a connection ends (silent, revoked, closed by the screen), its socket
+is shut down before the handler returns: a frozen TV whose TCP stack still
+acknowledges would otherwise keep the socket, its buffers and any flusher
+blocked in ``sendall`` (and the close frame's own send) for as long as it likes.
 """
 from __future__ import annotations
 
@@ -63,9 +68,11 @@ def serve_display(ws, ref: services.DisplayRef, app: Flask) -> None:
     grace = float(app.config.get("DISPLAY_PONG_TIMEOUT_SECONDS", 10))
     client = Client(ws, str(ref.establishment_id), str(ref.id))
     hub.attach(client, app)
+    reason = "closed"
     try:
         _send_snapshot(client, ref)
         if not _alive(ref):
+            reason = "revoked"
             return
         last_heard = time.monotonic()
         next_ping = last_heard + interval
@@ -75,17 +82,18 @@ def serve_display(ws, ref: services.DisplayRef, app: Flask) -> None:
             if message is not None:
                 last_heard = now
                 if not _handle(message, client, ref):
+                    reason = "revoked"
                     return
             if now >= next_ping:
                 if now - last_heard > interval + grace:
-                    log.info("display silent; dropped", extra={"display_id": str(ref.id)})
+                    reason = "silent"
                     return
                 ping = {"type": "ping", "t": int(time.time() * 1000)}
                 client.send(text_frame(json.dumps(ping).encode()))
                 next_ping = now + interval
     finally:
         hub.detach(client)
-        client.alive = False
+        client.kill(reason)
 
 
 def _handle(message, client: Client, ref: services.DisplayRef) -> bool:

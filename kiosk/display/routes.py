@@ -8,10 +8,12 @@ from flask_babel import get_locale
 from kiosk.auth.access import authenticate_staff, manager_required
 from kiosk.display import services
 from kiosk.display.protocol import serve_display
-from kiosk.display.schemas import DisplayCreatedSchema, DisplayLabelSchema, DisplaySchema
+from kiosk.display.schemas import DisplayCreatedSchema, DisplayLabelSchema, DisplayListSchema, DisplaySchema
 from kiosk.errors import ApiError, NotFound
 from kiosk.establishments.services import current_establishment
 from kiosk.extensions import sock
+from kiosk.observability.openapi import document, json_object
+from kiosk.security import auth_failure
 from kiosk.web import FRONTEND, asset_url, json_body
 
 api_bp = Blueprint("display_api", __name__, url_prefix="/api/displays")
@@ -22,6 +24,11 @@ blueprints = [api_bp, public_bp, manage_bp]
 ASSETS = ("display/waiting-display.css", "display/waiting-display.js", "sounds/call-standard.wav",
           "sounds/call-vip.wav")
 
+display_label_schema = DisplayLabelSchema()
+display_created_schema = DisplayCreatedSchema()
+display_schema = DisplaySchema()
+display_list_schema = DisplayListSchema()
+
 
 def _base_url() -> str:
     return current_app.config.get("PUBLIC_BASE_URL") or request.host_url
@@ -30,42 +37,47 @@ def _base_url() -> str:
 # --- managers ------------------------------------------------------------------------
 
 @api_bp.post("")
+@document(body=display_label_schema, responses={201: display_created_schema})
 @manager_required
 def create_display() -> tuple[dict, int]:
-    data = DisplayLabelSchema().load(json_body())
+    data = display_label_schema.load(json_body())
     display = services.create_display(data["label"])
     payload = {"id": display.id, "token": display.token, "label": display.label,
                "url": services.display_url(display.token, _base_url())}
-    return DisplayCreatedSchema().dump(payload), 201
+    return display_created_schema.dump(payload), 201
 
 
 @api_bp.get("")
+@document(responses={200: display_list_schema}, summary="Displays with their health")
 @manager_required
 def list_displays() -> dict:
-    return {"displays": DisplaySchema(many=True).dump(services.describe_all(_base_url()))}
+    return display_list_schema.dump({"displays": services.describe_all(_base_url())})
 
 
 @api_bp.get("/<display_id>")
+@document(responses={200: display_schema})
 @manager_required
 def get_display(display_id: str) -> dict:
     display = services.get_display(display_id)
-    return DisplaySchema().dump(services.describe(display, current_establishment(), _base_url()))
+    return display_schema.dump(services.describe(display, current_establishment(), _base_url()))
 
 
 @api_bp.patch("/<display_id>")
+@document(body=display_label_schema, responses={200: display_schema})
 @manager_required
 def rename_display(display_id: str) -> dict:
     services.get_display(display_id)  # another tenant's id is a 404 before any 400
-    data = DisplayLabelSchema().load(json_body())
+    data = display_label_schema.load(json_body())
     display = services.rename_display(display_id, data["label"])
-    return DisplaySchema().dump(services.describe(display, current_establishment(), _base_url()))
+    return display_schema.dump(services.describe(display, current_establishment(), _base_url()))
 
 
 @api_bp.post("/<display_id>/revoke")
+@document(responses={200: display_schema})
 @manager_required
 def revoke_display(display_id: str) -> dict:
     display = services.revoke_display(display_id)
-    return DisplaySchema().dump(services.describe(display, current_establishment(), _base_url()))
+    return display_schema.dump(services.describe(display, current_establishment(), _base_url()))
 
 
 @manage_bp.get("/dashboard/displays")
@@ -93,7 +105,8 @@ def _resolve_socket_token() -> None:
         return
     ref = services.resolve_token((request.view_args or {}).get("token", ""))
     if ref is None:
-        raise NotFound()
+        # A failed display token counts like any failed authentication (per IP).
+        raise auth_failure(NotFound())
     g.display_ref = ref
     # No permessage-deflate: a zlib context per TV costs ~300 KB for frames
     # of a few hundred bytes. Without the offer, none is negotiated.
@@ -117,7 +130,7 @@ def service_worker() -> Response:
 def display_page(token: str) -> Response:
     ref = services.resolve_token(token)
     if ref is None:
-        abort(404)
+        raise auth_failure(NotFound())
     g.establishment_locale = ref.locale
     g.establishment_timezone = ref.timezone
     config = current_app.config
@@ -134,10 +147,12 @@ def display_page(token: str) -> Response:
 
 
 @public_bp.get("/display/<token>/state.json")
+@document(responses={200: json_object("The TV's snapshot, as the WebSocket sends it (docs/display.md)")},
+          summary="A display's state: the poll fallback of the WebSocket (counts as a heartbeat)")
 def display_state(token: str) -> Response:
     ref = services.resolve_token(token)
     if ref is None:
-        raise NotFound()
+        raise auth_failure(NotFound())
     services.record_heartbeat(ref.id, ref.establishment_id)
     text, _seq = services.snapshot_json(ref.establishment_id)
     return Response(text, mimetype="application/json", headers={"Cache-Control": "no-store"})

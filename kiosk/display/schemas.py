@@ -30,3 +30,7 @@ class DisplaySchema(Schema):
     open_now = fields.Boolean()
     warning = fields.String(allow_none=True, metadata={"description": "quiet_during_opening_hours or null"})
     warning_message = fields.String(allow_none=True)
+
+
+class DisplayListSchema(Schema):
+    displays = fields.List(fields.Nested(DisplaySchema))

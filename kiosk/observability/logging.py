@@ -27,7 +27,19 @@ _SECRET_PAIR = re.compile(
     re.I,
 )
 _DSN_VALUE = re.compile(r"(://[^:/@\s]*:)[^@\s]+@|(://)[^:/@\s]{16,}@")
+# Tracking and display tokens are bearer secrets inside URLs: /t/<token>,
+# /display/<token>, /ws/display/<token>. At most the first four characters
+# survive (enough to tell two screens apart in a log, useless to an attacker).
+CAPABILITY_URL = re.compile(r"(/(?:t|display|ws/display)/)([A-Za-z0-9_-]{4})[A-Za-z0-9_-]{4,}")
 REDACTED = "[redacted]"
+
+
+def mask_capability_urls(value: str) -> str:
+    return CAPABILITY_URL.sub(lambda m: m.group(1) + m.group(2) + "...", value)
+
+
+def is_secret_key(key) -> bool:
+    return bool(_SECRET_KEYS.search(str(key)))
 
 
 def scrub_text(value: str) -> str:
@@ -36,6 +48,7 @@ def scrub_text(value: str) -> str:
     value = _JWT_VALUE.sub(REDACTED, value)
     value = _FERNET_VALUE.sub(REDACTED, value)
     value = _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, value)
+    value = mask_capability_urls(value)
     return _DSN_VALUE.sub(lambda m: (m.group(1) or m.group(2)) + REDACTED + "@", value)
 
 

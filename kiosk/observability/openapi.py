@@ -1,39 +1,49 @@
-"""``GET /openapi.json``: an OpenAPI 3 document built from the app's own routes.
+"""``GET /openapi.json``: an OpenAPI 3 document built from the url_map and declarations.
 
-Every JSON route of ``app.url_map`` is documented (see ``is_json_route``),
-whether or not its package declared anything, so a route cannot be missing:
+Every JSON route of ``app.url_map`` (see ``is_json_route``) is in the document.
 
-- path parameters, tags and the security scheme come from the rule itself
-  (``/iot/*`` device signature, ``/api/*`` and ``/stats/*`` bearer JWT);
-- the request body, query and response schemas are read from the view's
-  source (``XSchema().load(json_body())``, ``.load(request.args)``,
-  ``XSchema().dump(...)``), so the marshmallow schemas that validate a
-  request are the ones published;
-- a package may say more, next to its route, with ``document``::
+- From the rule itself: path parameters, the tag (the blueprint), the security
+  scheme by path prefix (``/iot/*`` device signature, ``/api/*`` and ``/stats/*``
+  bearer JWT) and the default error responses.
+- Declared next to the route with ``document``: the request body, the query, and
+  every success status with its schema. Declare the schema objects the view itself
+  loads and dumps (module-level instances), so the two cannot drift::
 
-      @bp.post("/things")
-      @document(body=ThingCreateSchema, responses={201: ThingSchema}, summary="Create a thing")
-      def create_thing(): ...
+      queue_create_schema, queue_schema = QueueCreateSchema(), QueueSchema()
 
-  or, from anywhere, ``document(endpoint="bp.create_thing", ...)``.
+      @bp.post("/api/queues")
+      @document(body=queue_create_schema, responses={201: queue_schema})
+      @manager_required
+      def create_queue() -> tuple[dict, int]:
+          data = queue_create_schema.load(json_body())
+          return queue_schema.dump(services.create_queue(...)), 201
+
+Nothing is read from a view's source. A JSON route without a declaration still
+gets an operation from its rule (the document stays valid in production), marked
+``x-undeclared`` and logged; ``undeclared_routes`` lists them, and
+``tests/observability/test_openapi.py`` fails on any.
 """
 from __future__ import annotations
 
+import http
 import inspect
+import logging
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema, fields
 
+logger = logging.getLogger(__name__)
+
 JSON_PREFIXES = ("/api/", "/iot/", "/auth/", "/stats/", "/health")
 NOT_JSON_SUFFIXES = (".css", ".svg", ".js", ".csv", ".png", ".html")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
+BEARER_AUTH = {"bearerAuth": []}
 DEVICE_SECURITY = {"deviceId": [], "deviceTimestamp": [], "deviceNonce": [], "deviceSignature": []}
-
-_registry: dict[str, dict] = {}
+WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class ErrorBodySchema(Schema):
@@ -46,20 +56,63 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
-def document(view: Callable | None = None, *, endpoint: str | None = None, **meta: Any):
-    """Declare what the source cannot tell: ``body``, ``query``, ``responses``
-    (``{status: Schema | description}``), ``summary``, ``tags``, ``security``.
+# --- declarations ------------------------------------------------------------------------
+
+SchemaLike = type[Schema] | Schema
+Declared = SchemaLike | str | dict
+
+
+def _is_schema(value: Any) -> bool:
+    return isinstance(value, Schema) or (inspect.isclass(value) and issubclass(value, Schema))
+
+
+def json_object(description: str) -> dict:
+    """A response that is a JSON object with no marshmallow schema (a snapshot, this document)."""
+    return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def document(*, responses: Mapping[int, Declared], body: SchemaLike | list[SchemaLike] | None = None,
+             body_required: bool = True, query: SchemaLike | None = None, summary: str | None = None,
+             tags: list[str] | None = None, security: list[dict] | None = None) -> Callable:
+    """Declare a route's operation, next to the route.
+
+    ``responses`` maps each status the view answers to a marshmallow schema (JSON
+    content), a description (no body, e.g. ``{204: "Nothing to do"}``) or a full
+    response object; at least one success status is required. ``body`` is the
+    request body (a list of schemas means any one of them), ``query`` the query
+    string; ``security`` overrides the one derived from the path.
+
+    :raise TypeError: at import time, for a declaration that states no success
+        status or gives something that is not a schema.
     """
-    meta = {k: v for k, v in meta.items() if v is not None}
-    if endpoint is not None:
-        _registry.setdefault(endpoint, {}).update(meta)
-        return None
+    statuses = {str(status): value for status, value in responses.items()}
+    if not any(status.startswith("2") for status in statuses):
+        raise TypeError("document(responses=...) must state the success status, e.g. {200: XSchema}")
+    for status, value in statuses.items():
+        if not (_is_schema(value) or isinstance(value, (str, dict))):
+            raise TypeError(f"response {status}: a marshmallow schema, a description or a response object")
+    bodies = body if isinstance(body, list) else [body] if body is not None else []
+    if not all(_is_schema(b) for b in bodies) or (query is not None and not _is_schema(query)):
+        raise TypeError("body and query must be marshmallow schemas")
+    declared = {"responses": statuses, "bodies": bodies, "body_required": body_required, "query": query,
+                "summary": summary, "tags": tags, "security": security}
 
-    def apply(function: Callable) -> Callable:
-        function.__dict__.setdefault("_openapi", {}).update(meta)
-        return function
+    def apply(view: Callable) -> Callable:
+        view._openapi = declared  # a new dict: functools.wraps shares __dict__ entries by reference
+        return view
 
-    return apply(view) if callable(view) else apply
+    return apply
+
+
+def declaration(view: Callable) -> dict | None:
+    """What ``document`` declared on the view or on any function it wraps."""
+    function = view
+    while function is not None:
+        declared = getattr(function, "_openapi", None)
+        if declared is not None:
+            return declared
+        function = getattr(function, "__wrapped__", None)
+    return None
 
 
 def is_json_route(rule) -> bool:
@@ -69,72 +122,21 @@ def is_json_route(rule) -> bool:
     return path.startswith(JSON_PREFIXES) or path.endswith(".json")
 
 
-# --- what a view's source says ----------------------------------------------------------
-
-# ``XSchema(...).load(...)`` or a module-level instance: ``x_schema.load(...)``.
-_LOAD = re.compile(r"\b(\w+)(?:\([^()]*\))?\.load\(\s*([^\n]*)")
-_DUMP = re.compile(r"\b(\w+)(?:\(([^()]*)\))?\.dump\(")
+def _json_rules(app: Flask) -> Iterable:
+    return (rule for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule) if is_json_route(rule))
 
 
-_HELPER_CALL = re.compile(r"return\s+(_?[a-z]\w*)\(")
+def undeclared_routes(app: Flask) -> list[str]:
+    """``"METHOD /rule (endpoint)"`` for every JSON route whose view has no ``document`` declaration."""
+    return [f"{method} {rule.rule} ({rule.endpoint})" for rule in _json_rules(app)
+            if declaration(app.view_functions[rule.endpoint]) is None
+            for method in sorted(rule.methods - IGNORED_METHODS)]
 
 
-def _source(view: Callable) -> tuple[str, dict]:
-    """The view's source, plus that of the module's own helpers it returns through."""
-    function = inspect.unwrap(view)
-    try:
-        source, namespace = inspect.getsource(function), function.__globals__
-    except (OSError, TypeError):
-        return "", {}
-    for name in dict.fromkeys(_HELPER_CALL.findall(source)):
-        helper = namespace.get(name)
-        if inspect.isfunction(helper) and helper.__module__ == function.__module__:
-            try:
-                source += "\n" + inspect.getsource(helper)
-            except (OSError, TypeError):
-                pass
-    return source, namespace
-
-
-def _schema(name: str, namespace: dict):
-    candidate = namespace.get(name)
-    if inspect.isclass(candidate) and issubclass(candidate, Schema):
-        return candidate
-    return candidate if isinstance(candidate, Schema) else None
-
-
-def inferred(view: Callable) -> dict:
-    source, namespace = _source(view)
-    bodies, query, responses = [], None, []
-    for name, argument in _LOAD.findall(source):
-        schema = _schema(name, namespace)
-        if schema is None or "request.form" in argument:
-            continue
-        if "request.args" in argument:
-            query = schema
-        elif schema not in bodies:
-            bodies.append(schema)
-    for name, arguments in _DUMP.findall(source):
-        schema = _schema(name, namespace)
-        if schema is not None:
-            many = inspect.isclass(schema) and "many=True" in (arguments or "")
-            responses.append(schema(many=True) if many else schema)
-    return {"bodies": bodies, "query": query, "dumps": responses}
-
-
-def _explicit(view: Callable, endpoint: str) -> dict:
-    meta: dict = {}
-    function = view
-    while function is not None:
-        meta = {**function.__dict__.get("_openapi", {}), **meta}
-        function = getattr(function, "__wrapped__", None)
-    return {**meta, **_registry.get(endpoint, {})}
-
-
-# --- building the document ---------------------------------------------------------------
+# --- what the rule says ---------------------------------------------------------------------
 
 _CONVERTERS = {"int": {"type": "integer"}, "float": {"type": "number"}, "uuid": {"type": "string", "format": "uuid"}}
-_PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+_PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")  # over the rule string, e.g. /api/<int:thing_id>
 
 
 def openapi_path(rule: str) -> tuple[str, list[dict]]:
@@ -146,12 +148,10 @@ def openapi_path(rule: str) -> tuple[str, list[dict]]:
 
 
 def _security(path: str) -> list[dict]:
-    if path == "/iot/register":
-        return [{"bearerAuth": []}, {}]  # a manager's JWT, or a claim code in the body
     if path.startswith("/iot/"):
         return [DEVICE_SECURITY]
     if path.startswith(("/api/", "/stats/")):
-        return [{"bearerAuth": []}]
+        return [BEARER_AUTH]
     return []
 
 
@@ -159,34 +159,7 @@ def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": "Error"}}}
 
 
-_CREATED = re.compile(r"(?:,|return)\s*(201|202)\b")
-
-
-def _success_status(view: Callable) -> str:
-    """201/202 when the view's source returns it, else 200."""
-    statuses = _CREATED.findall(_source(view)[0])
-    return statuses[0] if statuses else "200"
-
-
-def _responses(view: Callable, method: str, path: str, meta: dict, found: dict, security: list,
-               has_params: bool) -> dict:
-    responses: dict[str, Any] = {}
-    declared = meta.get("responses") or {}
-    for status, value in declared.items():
-        if isinstance(value, dict):
-            responses[str(status)] = value
-        elif isinstance(value, str):
-            responses[str(status)] = {"description": value}
-        else:
-            responses[str(status)] = {"description": "OK", "content": {"application/json": {"schema": value}}}
-    if not any(s.startswith("2") for s in responses):
-        success = {"description": "OK"}
-        if found["dumps"]:
-            success["content"] = {"application/json": {"schema": found["dumps"][0]}}
-        elif path.endswith(".json") or path.startswith(JSON_PREFIXES):
-            success["content"] = {"application/json": {"schema": {"type": "object"}}}
-        responses[_success_status(view)] = success
-    has_input = bool(meta.get("body") or found["bodies"] or meta.get("query") or found["query"])
+def _default_errors(method: str, path: str, security: list, has_input: bool, has_params: bool) -> dict:
     defaults = {"429": "rate_limited (with Retry-After)",
                 "503": "service_unavailable: a dependency is down (with Retry-After)"}
     if has_input:
@@ -202,45 +175,62 @@ def _responses(view: Callable, method: str, path: str, meta: dict, found: dict, 
     if method in ("POST", "PUT", "PATCH") and path.startswith(("/api/", "/iot/")):
         defaults["409"] = "conflict / invalid_transition"
         defaults["422"] = "idempotency_mismatch / unprocessable"
-    for status, description in defaults.items():
-        responses.setdefault(status, _error(description))
-    return responses
+    return {status: _error(description) for status, description in defaults.items()}
+
+
+# --- building the document ---------------------------------------------------------------
+
+def _declared_response(status: str, value: Declared) -> dict:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        return {"description": value}
+    phrase = http.HTTPStatus(int(status)).phrase if status.isdigit() else "OK"
+    return {"description": phrase, "content": {"application/json": {"schema": value}}}
+
+
+def _undeclared() -> dict:
+    return {"responses": {"200": json_object("Undeclared: this route has no document(...) declaration")},
+            "bodies": [], "body_required": True, "query": None, "summary": None, "tags": None, "security": None}
+
+
+def _ref(spec: APISpec, schema: SchemaLike) -> dict:
+    """A $ref to a schema (registered on first use), for oneOf lists the plugin does not walk."""
+    plugin = next(p for p in spec.plugins if isinstance(p, MarshmallowPlugin))
+    return plugin.converter.resolve_nested_schema(schema)
 
 
 def _operation(spec: APISpec, app: Flask, rule, method: str, path_params: list) -> dict:
     view = app.view_functions[rule.endpoint]
-    meta = _explicit(view, rule.endpoint)
-    found = inferred(view)
-    security = meta.get("security", _security(rule.rule))
+    declared = declaration(view)
+    undeclared = declared is None
+    declared = declared or _undeclared()
+    security = declared["security"] if declared["security"] is not None else _security(rule.rule)
+    doc = inspect.getdoc(inspect.unwrap(view)) or ""
+    summary = declared["summary"] or (doc.splitlines()[0] if doc else rule.endpoint.split(".")[-1].replace("_", " "))
     operation: dict[str, Any] = {
         "operationId": f"{rule.endpoint}.{method.lower()}",
-        "tags": meta.get("tags") or [rule.endpoint.split(".")[0]],
+        "tags": declared["tags"] or [rule.endpoint.split(".")[0]],
         "security": security,
+        "summary": str(summary)[:120],
     }
-    doc = inspect.getdoc(inspect.unwrap(view)) or ""
-    summary = meta.get("summary") or (doc.splitlines()[0] if doc else rule.endpoint.split(".")[-1].replace("_", " "))
-    operation["summary"] = str(summary)[:120]
     if doc:
         operation["description"] = doc
-    query = meta.get("query") or found["query"]
-    if query is not None:
-        operation["parameters"] = [{"in": "query", "schema": query}]
-    bodies = [meta["body"]] if meta.get("body") else found["bodies"]
-    if bodies and method in ("POST", "PUT", "PATCH", "DELETE"):
+    if undeclared:
+        operation["x-undeclared"] = True
+    if declared["query"] is not None:
+        operation["parameters"] = [{"in": "query", "schema": declared["query"]}]
+    bodies = declared["bodies"]
+    if bodies and method in WITH_BODY:
         schema = bodies[0] if len(bodies) == 1 else {"oneOf": [_ref(spec, b) for b in bodies]}
-        operation["requestBody"] = {"required": rule.rule not in _OPTIONAL_BODIES,
+        operation["requestBody"] = {"required": declared["body_required"],
                                     "content": {"application/json": {"schema": schema}}}
-    operation["responses"] = _responses(view, method, rule.rule, meta, found, security, bool(path_params))
+    responses = {status: _declared_response(status, value) for status, value in declared["responses"].items()}
+    has_input = bool(bodies or declared["query"] is not None)
+    for status, response in _default_errors(method, rule.rule, security, has_input, bool(path_params)).items():
+        responses.setdefault(status, response)
+    operation["responses"] = responses
     return operation
-
-
-_OPTIONAL_BODIES = {"/api/queues/<queue_id>/tickets"}
-
-
-def _ref(spec: APISpec, schema) -> dict:
-    """A $ref to a schema (registered on first use), for oneOf lists the plugin does not walk."""
-    plugin = next(p for p in spec.plugins if isinstance(p, MarshmallowPlugin))
-    return plugin.converter.resolve_nested_schema(schema)
 
 
 def build_spec(app: Flask) -> dict:
@@ -256,15 +246,16 @@ def build_spec(app: Flask) -> dict:
                                                "description": "Signing scheme v1 (docs/devices.md)"})
     spec.components.schema("Error", schema=ErrorSchema)
     paths: dict[str, tuple[list, dict]] = {}
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if not is_json_route(rule):
-            continue
+    for rule in _json_rules(app):
         path, params = openapi_path(rule.rule)
         _, operations = paths.setdefault(path, (params, {}))
         for method in sorted(rule.methods - IGNORED_METHODS):
             operations[method.lower()] = _operation(spec, app, rule, method, params)
     for path, (params, operations) in paths.items():
         spec.path(path=path, operations=operations, parameters=params or None)
+    missing = undeclared_routes(app)
+    if missing:
+        logger.warning("openapi: JSON routes without a document(...) declaration: %s", ", ".join(missing))
     return spec.to_dict()
 
 

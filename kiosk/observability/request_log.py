@@ -9,6 +9,7 @@ import logging
 from flask import Flask, g, has_request_context, request
 
 from kiosk.observability.celery import connect_celery_signals
+from kiosk.observability.logging import mask_capability_urls
 from kiosk.observability.metrics import observe_request
 from kiosk.observability.sentry import init_sentry
 
@@ -27,7 +28,8 @@ def request_context() -> dict:
         "request_id": getattr(g, "request_id", None),
         "method": request.method,
         "route": request.url_rule.rule if request.url_rule else None,
-        "path": request.path,
+        # The route template says which page; the path would carry bearer tokens (/t/<token>).
+        "path": mask_capability_urls(request.path),
         "establishment_id": str(g.get("establishment_id") or "") or None,
         "device_id": g.get("device_id"),
         "user_id": g.get("user_id"),

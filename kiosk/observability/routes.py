@@ -11,18 +11,23 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from kiosk.errors import NotFound
 from kiosk.observability.metrics import render
-from kiosk.observability.openapi import openapi_document
+from kiosk.observability.openapi import document, json_object, openapi_document
+from kiosk.observability.schemas import HealthSchema, ReadinessSchema
 
 from kiosk.extensions import db, redis_client, talisman
 
 bp = Blueprint("observability", __name__)
 
+health_schema = HealthSchema()
+readiness_schema = ReadinessSchema()
+
 
 @bp.get("/health")
+@document(responses={200: health_schema}, summary="Liveness (no I/O)")
 # Probes speak plain HTTP inside the cluster: never redirected to HTTPS.
 @talisman(force_https=False)
-def health():
-    return {"status": "ok"}
+def health() -> dict:
+    return health_schema.dump({"status": "ok"})
 
 
 def _timed(check) -> dict:
@@ -47,8 +52,10 @@ def _check_broker() -> None:
 
 
 @bp.get("/health/ready")
+@document(responses={200: readiness_schema, 503: readiness_schema},
+          summary="Readiness: database, Redis and broker, with timings (503 with Retry-After when one is down)")
 @talisman(force_https=False)
-def ready():
+def ready() -> Response:
     checks = {
         "database": _timed(lambda: db.session.execute(sa.text("SELECT 1"))),
         "redis": _timed(lambda: redis_client.ping()),
@@ -56,7 +63,7 @@ def ready():
     }
     db.session.rollback()
     healthy = all(c["ok"] for c in checks.values())
-    response = jsonify({"status": "ok" if healthy else "unavailable", "checks": checks})
+    response = jsonify(readiness_schema.dump({"status": "ok" if healthy else "unavailable", "checks": checks}))
     response.status_code = 200 if healthy else 503
     if not healthy:
         response.headers["Retry-After"] = "5"
@@ -87,5 +94,6 @@ def metrics() -> Response:
 
 
 @bp.get("/openapi.json")
+@document(responses={200: json_object("This OpenAPI 3 document")}, summary="The OpenAPI 3 document of the JSON API")
 def openapi() -> Response:
     return jsonify(openapi_document(current_app))

@@ -21,12 +21,15 @@ from flask import Blueprint, Response, current_app, g, render_template, request
 from flask_limiter.util import get_remote_address
 
 from kiosk.auth.access import manager_required, staff_required
+from kiosk.errors import NotFound
 from kiosk.extensions import limiter
 from kiosk.establishments import theme as theme_rules
+from kiosk.observability.openapi import document, json_object
 from kiosk.queues import services, tracking
 from kiosk.queues.presentation import describe_queue, describe_ticket
-from kiosk.queues.schemas import (CallNextSchema, QueueCreateSchema, QueueDetailSchema, QueueSchema,
-                                  QueueUpdateSchema, TicketCreateSchema, TicketSchema)
+from kiosk.queues.schemas import (CallNextSchema, QueueCreateSchema, QueueDetailSchema, QueueListSchema,
+                                  QueueSchema, QueueUpdateSchema, TicketCreateSchema, TicketSchema)
+from kiosk.security import auth_failure
 from kiosk.web import json_body, optional_json_body
 
 bp = Blueprint("queues", __name__)
@@ -35,89 +38,111 @@ blueprints = [bp, public_bp]
 
 staff = staff_required()
 
+queue_create_schema = QueueCreateSchema()
+queue_update_schema = QueueUpdateSchema()
+queue_schema = QueueSchema()
+queue_list_schema = QueueListSchema()
+queue_detail_schema = QueueDetailSchema()
+ticket_create_schema = TicketCreateSchema()
+call_next_schema = CallNextSchema()
+ticket_schema = TicketSchema()
+
 
 # --- queues ------------------------------------------------------------------------------
 
 @bp.get("/api/queues")
+@document(responses={200: queue_list_schema})
 @staff
 def list_queues() -> dict:
-    return {"queues": QueueSchema(many=True).dump([describe_queue(q) for q in services.list_queues()])}
+    return queue_list_schema.dump({"queues": [describe_queue(q) for q in services.list_queues()]})
 
 
 @bp.post("/api/queues")
+@document(body=queue_create_schema, responses={201: queue_schema})
 @manager_required
 def create_queue() -> tuple[dict, int]:
-    data = QueueCreateSchema().load(json_body())
+    data = queue_create_schema.load(json_body())
     queue = services.create_queue(data["name"], data["prefix"])
-    return QueueSchema().dump(describe_queue(queue)), 201
+    return queue_schema.dump(describe_queue(queue)), 201
 
 
 @bp.get("/api/queues/<queue_id>")
+@document(responses={200: queue_detail_schema}, summary="A queue with its waiting list in calling order")
 @staff
 def get_queue(queue_id: str) -> dict:
     queue = services.get_queue(queue_id)
-    return QueueDetailSchema().dump(describe_queue(queue, with_waiting=True))
+    return queue_detail_schema.dump(describe_queue(queue, with_waiting=True))
 
 
 @bp.patch("/api/queues/<queue_id>")
+@document(body=queue_update_schema, responses={200: queue_schema})
 @manager_required
 def update_queue(queue_id: str) -> dict:
     services.get_queue(queue_id)
-    changes = QueueUpdateSchema().load(json_body())
-    return QueueSchema().dump(describe_queue(services.update_queue(queue_id, changes)))
+    changes = queue_update_schema.load(json_body())
+    return queue_schema.dump(describe_queue(services.update_queue(queue_id, changes)))
 
 
 @bp.post("/api/queues/<queue_id>/tickets")
+@document(body=ticket_create_schema, body_required=False, responses={201: ticket_schema},
+          summary="Issue a STANDARD ticket (the body may be omitted)")
 @staff
 def issue_ticket(queue_id: str) -> tuple[dict, int]:
     queue = services.get_queue(queue_id)
-    data = TicketCreateSchema().load(optional_json_body())
+    data = ticket_create_schema.load(optional_json_body())
     ticket = services.issue_ticket(queue, data["kind"])
-    return TicketSchema().dump(describe_ticket(ticket)), 201
+    return ticket_schema.dump(describe_ticket(ticket)), 201
 
 
 @bp.post("/api/queues/<queue_id>/call-next")
+@document(body=call_next_schema, responses={200: ticket_schema, 204: "Nobody is waiting"},
+          summary="Call the next ticket to a counter")
 @staff
-def call_next(queue_id: str):
+def call_next(queue_id: str) -> Response | dict:
     queue = services.get_queue(queue_id)
-    data = CallNextSchema().load(json_body())
+    data = call_next_schema.load(json_body())
     ticket = services.call_next(queue, data["counter"])
     if ticket is None:
         return Response(status=204)
-    return TicketSchema().dump(describe_ticket(ticket))
+    return ticket_schema.dump(describe_ticket(ticket))
 
 
 # --- tickets -----------------------------------------------------------------------------
 
 @bp.get("/api/tickets/<ticket_id>")
+@document(responses={200: ticket_schema})
 @staff
 def get_ticket(ticket_id: str) -> dict:
-    return TicketSchema().dump(describe_ticket(services.get_ticket(ticket_id)))
+    return ticket_schema.dump(describe_ticket(services.get_ticket(ticket_id)))
 
 
 def _transition(ticket_id: str, action: str) -> dict:
-    return TicketSchema().dump(describe_ticket(services.transition(ticket_id, action)))
+    return ticket_schema.dump(describe_ticket(services.transition(ticket_id, action)))
 
 
 @bp.post("/api/tickets/<ticket_id>/recall")
+@document(responses={200: ticket_schema})
 @staff
 def recall(ticket_id: str) -> dict:
     return _transition(ticket_id, "recall")
 
 
 @bp.post("/api/tickets/<ticket_id>/serve")
+@document(responses={200: ticket_schema})
 @staff
 def serve(ticket_id: str) -> dict:
     return _transition(ticket_id, "serve")
 
 
 @bp.post("/api/tickets/<ticket_id>/no-show")
+@document(responses={200: ticket_schema})
 @staff
 def no_show(ticket_id: str) -> dict:
     return _transition(ticket_id, "no-show")
 
 
 @bp.post("/api/tickets/<ticket_id>/cancel")
+@document(responses={200: ticket_schema})
 @staff
 def cancel(ticket_id: str) -> dict:
     return _transition(ticket_id, "cancel")
@@ -141,11 +166,22 @@ def _enter_tenant_for(state: dict) -> None:
     g.establishment_timezone = state["establishment"]["timezone"]
 
 
+def _tracking_state(token: str) -> dict:
+    """The ticket's public state; an unknown token counts as a failed authentication (per IP)."""
+    try:
+        return tracking.public_state(token)
+    except NotFound as exc:
+        raise auth_failure(exc) from None
+
+
 def _tracking_limit(name: str, default: str):
     return lambda: current_app.config.get(name, default)
 
 
 @public_bp.get("/t/<token>.json")
+@document(responses={200: json_object("Everything the ticket page shows (ETag; 304 when unchanged)"),
+                     304: "Not modified (If-None-Match)"},
+          summary="A ticket's public state (the token is the secret)")
 # Phones on an establishment's Wi-Fi share one public IP and poll about 80 times
 # a minute each: the per-IP default would throttle a full waiting room. Limit
 # per token instead, with a per-IP ceiling far above a waiting room.
@@ -153,19 +189,19 @@ def _tracking_limit(name: str, default: str):
                key_func=lambda: "track:" + (request.view_args or {}).get("token", ""))
 @limiter.limit(_tracking_limit("TRACKING_IP_LIMIT", "30000/minute"), key_func=get_remote_address)
 def ticket_json(token: str) -> Response:
-    return _etagged_json(tracking.public_state(token))
+    return _etagged_json(_tracking_state(token))
 
 
 @public_bp.get("/t/<token>")
 def ticket_page(token: str) -> str:
-    state = tracking.public_state(token)
+    state = _tracking_state(token)
     _enter_tenant_for(state)
     return render_template("queues/ticket.html", state=state, token=token)
 
 
 @public_bp.get("/t/<token>/qr.svg")
 def ticket_qr(token: str) -> Response:
-    state = tracking.public_state(token)
+    state = _tracking_state(token)
     buffer = io.BytesIO()
     segno.make(state["ticket"]["tracking_url"], error="m").save(
         buffer, kind="svg", scale=6, border=4, xmldecl=False, svgclass=None, lineclass=None)
@@ -176,7 +212,7 @@ def ticket_qr(token: str) -> Response:
 
 @public_bp.get("/t/<token>/theme.css")
 def ticket_theme(token: str) -> Response:
-    state = tracking.public_state(token)
+    state = _tracking_state(token)
     response = Response(theme_rules.stylesheet(state["theme"]), mimetype="text/css")
     # The page links it with ?v=<theme version>, so it may be cached for long.
     response.headers["Cache-Control"] = "public, max-age=3600"

@@ -60,6 +60,10 @@ class TicketSchema(Schema):
     eta_minutes = fields.Nested(EtaSchema, allow_none=True)
 
 
+class QueueListSchema(Schema):
+    queues = fields.List(fields.Nested(QueueSchema))
+
+
 class QueueDetailSchema(QueueSchema):
     waiting = fields.List(fields.Nested(TicketSchema), metadata={"description": "in calling order"})
     waiting_count = fields.Integer()

@@ -6,7 +6,8 @@
 
 The services build the contract's JSON shape and cache its JSON text; the
 views send that text as is (``as_json=True``: a cache hit is one Redis
-round trip, no decode/encode). ``schemas.Revenue*Schema`` document it.
+round trip, no decode/encode). ``schemas.Revenue*Schema`` document it (declared only:
+nothing dumps through them).
 """
 from __future__ import annotations
 
@@ -20,28 +21,33 @@ from kiosk.stats.schemas import (DayRangeQuerySchema, MonthRangeQuerySchema, Rev
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
 
+day_range_schema = DayRangeQuerySchema()
+month_range_schema = MonthRangeQuerySchema()
+
 
 @bp.get("/revenue/daily")
-@document(responses={200: RevenueDailySchema}, summary="Revenue per local day (CONFIRMED payments, minor units)")
+@document(query=day_range_schema, responses={200: RevenueDailySchema},
+          summary="Revenue per local day (CONFIRMED payments, minor units)")
 @manager_required
 def revenue_daily() -> Response:
-    query = DayRangeQuerySchema().load(request.args)
+    query = day_range_schema.load(request.args)
     return _json(services.revenue_daily(query["date_from"], query["date_to"], as_json=True))
 
 
 @bp.get("/revenue/monthly")
-@document(responses={200: RevenueMonthlySchema}, summary="Revenue per local month (CONFIRMED payments, minor units)")
+@document(query=month_range_schema, responses={200: RevenueMonthlySchema},
+          summary="Revenue per local month (CONFIRMED payments, minor units)")
 @manager_required
 def revenue_monthly() -> Response:
-    query = MonthRangeQuerySchema().load(request.args)
+    query = month_range_schema.load(request.args)
     return _json(services.revenue_monthly(query["month_from"], query["month_to"], as_json=True))
 
 
 @bp.get("/vip/count")
-@document(responses={200: VipCountSchema}, summary="VIP tickets issued per local day")
+@document(query=day_range_schema, responses={200: VipCountSchema}, summary="VIP tickets issued per local day")
 @manager_required
 def vip_count() -> Response:
-    query = DayRangeQuerySchema().load(request.args)
+    query = day_range_schema.load(request.args)
     return _json(services.vip_count(query["date_from"], query["date_to"], as_json=True))
 
 

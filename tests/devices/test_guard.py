@@ -329,8 +329,11 @@ def test_failed_signatures_count_against_the_per_ip_limit(world, guard, signed):
     bad = _good_headers(world, **{"X-Signature": "v1=" + "ef" * 32})
     for _ in range(30):
         assert guard("POST", "/iot/payments", bad, BODY, remote_addr="10.9.9.9").status == 401
-    blocked = guard("POST", "/iot/payments", _good_headers(world), BODY, remote_addr="10.9.9.9")
+    blocked = guard("POST", "/iot/payments", bad, BODY, remote_addr="10.9.9.9")
     assert (blocked.status, blocked.code) == (429, "rate_limited")
+    # Verified first: a correctly signed request from that same address still passes.
+    passed = guard("POST", "/iot/payments", _good_headers(world), BODY, remote_addr="10.9.9.9")
+    assert passed.status == 200
     # A kiosk behind another address is not affected.
     assert signed(world.a.device_id, world.a.device_secret, body=BODY).status == 200
 

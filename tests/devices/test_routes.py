@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from kiosk.devices.services import decrypt_secret
 from kiosk.devices.signing import signed_headers
 from tests.factories import PASSWORD
+from tests.helpers import ApiClient
 
 DEVICE_FIELDS = {"device_id", "label", "status", "last_seen", "queue_id", "queue_name", "created_at",
                  "rotated_at", "previous_secret_valid_until"}
@@ -207,7 +208,9 @@ def test_a_malformed_claim_body_is_a_validation_error(client, payload):
     assert response.status_code == 400 and _error(response) == "validation_error"
 
 
-def test_two_concurrent_registrations_with_one_code_make_one_device(app, world, api, owner_engine):
+def test_two_concurrent_registrations_with_one_code_make_one_device(backend, backend_world):
+    app, world, owner_engine = backend.app, backend_world, backend.owner_engine
+    api = ApiClient(app.test_client())
     api.login(world.a.manager_email, PASSWORD)
     code = _new_claim(api, world)["claim_code"]
     racers = 6

@@ -1,4 +1,4 @@
-"""GET /openapi.json: every JSON route documented from the marshmallow schemas; schemathesis finds no 500."""
+"""GET /openapi.json: every JSON route declares its marshmallow schemas; schemathesis finds no 500."""
 from __future__ import annotations
 
 import io
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 
 from kiosk.devices.signing import signed_headers
-from kiosk.observability.openapi import IGNORED_METHODS, is_json_route, openapi_path
+from kiosk.observability.openapi import IGNORED_METHODS, is_json_route, openapi_path, undeclared_routes
 from tests.factories import PASSWORD
 
 # Routes that are not JSON on purpose: pages, assets, the WebSocket, the Prometheus text.
@@ -78,7 +78,38 @@ def test_operations_carry_schemas_security_and_path_parameters(document):
     assert login["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
 
 
-def test_undocumented_view_still_gets_a_valid_operation(database_url, redis_url):
+def test_every_json_route_declares_its_schemas(app):
+    """Each JSON route states its body, query and success statuses with ``document(...)``
+    next to the route; nothing is guessed from the view's source. A route added without
+    a declaration fails here (the lead adds them when merging a branch)."""
+    assert undeclared_routes(app) == [], (
+        "JSON routes without @document(body=..., responses={2xx: Schema}) next to the route")
+
+
+def test_declared_schemas_are_the_ones_the_views_use(document):
+    """Spot checks that the declarations match the code: the success statuses and the
+    list wrappers the views really answer (these were wrong or missing when inferred)."""
+    paths = document["paths"]
+    payment = paths["/iot/payments"]["post"]["responses"]
+    assert payment["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/PaymentAccepted")
+    assert payment["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/PaymentStatus")
+    assert {"200", "201"} <= set(paths["/iot/tickets"]["post"]["responses"])
+    call_next = paths["/api/queues/{queue_id}/call-next"]["post"]["responses"]
+    assert "content" not in call_next["204"]
+    queues = paths["/api/queues"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    listed = document["components"]["schemas"][queues.rsplit("/", 1)[-1]]
+    assert listed["properties"]["queues"]["items"]["$ref"].endswith("/Queue")
+    assert paths["/api/queues/{queue_id}/tickets"]["post"]["requestBody"]["required"] is False
+    assert paths["/iot/register"]["post"]["security"] == [{"bearerAuth": []}, {}]
+
+
+def test_undeclared_view_gets_a_rule_only_operation_and_is_reported(database_url, redis_url):
+    """Stricter than before: an undeclared view is no longer given schemas guessed from
+    its source. It still gets a valid operation from its rule alone (path parameters,
+    security by prefix, default errors, a generic 200), so /openapi.json keeps working in
+    production, but it is marked ``x-undeclared`` and ``undeclared_routes`` names it:
+    ``test_every_json_route_declares_its_schemas`` then fails. A declared view gets
+    exactly what it declared."""
     from kiosk import create_app
     from kiosk.observability.openapi import document as declare
     from tests.conftest import make_config
@@ -99,8 +130,21 @@ def test_undocumented_view_still_gets_a_valid_operation(database_url, redis_url)
     assert bare["parameters"][0] == {"in": "path", "name": "thing_id", "required": True,
                                      "schema": {"type": "integer"}}
     assert bare["get"]["security"] == [{"bearerAuth": []}] and "200" in bare["get"]["responses"]
-    assert doc["paths"]["/api/things"]["post"]["summary"] == "Create a thing"
-    assert doc["paths"]["/api/things"]["post"]["responses"]["201"] == {"description": "Created"}
+    assert bare["get"]["x-undeclared"] is True and "requestBody" not in bare["get"]
+    declared = doc["paths"]["/api/things"]["post"]
+    assert declared["summary"] == "Create a thing" and "x-undeclared" not in declared
+    assert declared["responses"]["201"] == {"description": "Created"}
+    assert undeclared_routes(fresh) == ["GET /api/things/<int:thing_id> (bare_thing)"]
+
+
+def test_a_declaration_must_state_its_success_status():
+    from kiosk.auth.schemas import LoginSchema
+    from kiosk.observability.openapi import document as declare
+
+    with pytest.raises(TypeError):
+        declare(body=LoginSchema, responses={400: "Bad"})
+    with pytest.raises(TypeError):
+        declare(responses={200: object()})
 
 
 # --- fuzzing ---------------------------------------------------------------------------

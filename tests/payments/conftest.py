@@ -31,6 +31,9 @@ def pay(kiosk, transaction_id: str | None = None, amount=500, **extra):
 
 def rows(owner_engine, transaction_id) -> dict:
     """What the database really holds for one payment (as the table owner: no RLS, no ORM filter)."""
+    # SQLite stores a UUID as its 32 hex digits.
+    transaction_id = uuid.UUID(str(transaction_id))
+    transaction_id = transaction_id.hex if owner_engine.dialect.name == "sqlite" else str(transaction_id)
     with owner_engine.connect() as conn:
         found = conn.execute(sa.text(
             "SELECT status, failure_reason, ticket_id, attempts, device_id FROM transactions "

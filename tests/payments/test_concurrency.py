@@ -1,6 +1,10 @@
-"""Identical requests racing each other: one row, one ticket, every answer a success."""
+"""Identical requests racing each other: one row, one ticket, every answer a success.
+Every test runs on both backends (real Postgres, and the embedded SQLite file)."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from tests.backends import app, owner_engine  # noqa: F401 - every test runs on both backends
 from tests.helpers import DeviceClient, run_threads
 from tests.payments.conftest import new_id, rows
 
@@ -27,7 +31,7 @@ def test_fifty_threads_posting_the_same_payment_make_one_row_and_one_ticket(app,
     assert len(found["tickets"]) == 1
 
 
-def test_racing_free_ticket_requests_get_the_same_ticket(app, world, owner_engine):
+def test_racing_free_ticket_requests_get_the_same_ticket(app, backend, world, owner_engine):
     request_id = new_id()
     count = 20
 
@@ -40,5 +44,5 @@ def test_racing_free_ticket_requests_get_the_same_ticket(app, world, owner_engin
     assert sorted(status for status, _ in results) == [200] * (count - 1) + [201]
     assert len({ticket_id for _, ticket_id in results}) == 1
     with owner_engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM tickets WHERE request_id = %s",
-                                    (request_id,)).scalar() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM tickets WHERE request_id = :r"),
+                            {"r": backend.id_param(request_id)}).scalar() == 1

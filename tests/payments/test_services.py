@@ -1,6 +1,7 @@
 """process_transaction and the sweeper, called directly (real Postgres and Redis)."""
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -13,7 +14,7 @@ from kiosk.payments import ingest, processing, sweeper
 from kiosk.payments.models import Transaction
 from kiosk.tenancy import tenant_scope
 from tests.helpers import run_threads
-from tests.payments.conftest import new_id, rows, set_status_fields
+from tests.payments.conftest import NumberingHeld, new_id, rows, set_status_fields
 
 
 def make_pending(app, tenant, amount=500, currency="XOF", device_id=None, age=timedelta(0)) -> str:
@@ -116,11 +117,23 @@ def test_a_publish_failure_never_rolls_back_a_payment(app, world, owner_engine, 
     assert len(rows(owner_engine, tid)["tickets"]) == 1
 
 
+def _hold_the_database(backend):
+    """Take, from outside the app, the lock a payment's ticket waits on; returns its release."""
+    if backend.sqlite:
+        conn = sqlite3.connect(backend.owner_engine.url.database, timeout=30, isolation_level=None,
+                               check_same_thread=False)  # released by a timer thread
+        conn.execute("BEGIN IMMEDIATE")
+        return conn.close
+    held = NumberingHeld(backend.owner_engine)
+    return held.release
+
+
 def _race(app, tid, count: int) -> list:
     return run_threads(app, count, lambda _index: processing.process_transaction(tid), join_timeout=60)
 
 
-def test_two_concurrent_runs_make_one_ticket(app, world, owner_engine):
+def test_two_concurrent_runs_make_one_ticket(backend, backend_world):
+    app, world, owner_engine = backend.app, backend_world, backend.owner_engine
     for _ in range(5):
         tid = make_pending(app, world.a)
         assert _race(app, tid, 2) == ["CONFIRMED", "CONFIRMED"]
@@ -128,13 +141,14 @@ def test_two_concurrent_runs_make_one_ticket(app, world, owner_engine):
         assert len(found["tickets"]) == 1 and found["transactions"][0]["attempts"] == 1
 
 
-def test_a_run_that_waits_on_the_row_lock_finds_the_payment_settled(app, world, owner_engine, numbering_held):
-    # The first run holds its transaction open (stopped at the ticket number by
-    # a lock taken from outside); the others block on the UPDATE ... WHERE
-    # status = 'PENDING', then see CONFIRMED and stop.
+def test_a_run_that_waits_on_the_row_lock_finds_the_payment_settled(backend, backend_world):
+    app, world, owner_engine = backend.app, backend_world, backend.owner_engine
+    # The first run holds its transaction open (stopped by a lock taken from
+    # outside); the others wait on the UPDATE ... WHERE status = 'PENDING'
+    # (SQLite: on the write lock), then see CONFIRMED and stop.
     tid = make_pending(app, world.a)
-    lock = numbering_held()
-    releaser = threading.Timer(0.5, lock.release)
+    release = _hold_the_database(backend)
+    releaser = threading.Timer(0.5, release)
     releaser.start()
     try:
         assert _race(app, tid, 4) == ["CONFIRMED"] * 4

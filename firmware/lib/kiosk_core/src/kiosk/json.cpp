@@ -1,4 +1,5 @@
 #include "kiosk/json.h"
+#include "kiosk/utf8.h"
 
 #include <cmath>
 #include <cstdio>
@@ -110,23 +111,6 @@ private:
             return false;
         }
     }
-    static void put_utf8(std::string& out, uint32_t cp) {
-        if (cp < 0x80) {
-            out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-    }
     bool hex4(uint32_t& out) {
         if (pos_ + 4 > s_.size()) { err_ = "short \\u escape"; return false; }
         out = 0;
@@ -171,7 +155,7 @@ private:
                         err_ = "lone surrogate";
                         return false;
                     }
-                    put_utf8(out, cp);
+                    append_utf8(out, cp);
                     break;
                 }
                 default: err_ = "bad escape"; return false;
