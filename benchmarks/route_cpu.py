@@ -152,8 +152,17 @@ def seed(app):
                 "tracked": tracked}
 
 
+class _Answer:
+    def __init__(self, status_code: int, text: str):
+        self.status_code, self._text = status_code, text
+
+    def get_data(self, as_text=False):
+        return self._text
+
+
 class Routes:
     def __init__(self, app, seeded: dict):
+        self.app = app
         from kiosk.devices.signing import signed_headers
 
         from flask.testing import FlaskClient
@@ -236,6 +245,14 @@ class Routes:
     def display_state(self):
         return self.client.get(f"/display/{self.s['display']}/state.json")
 
+    def process_payment(self):
+        """The Celery task's work for the payment just posted (in-process, no broker)."""
+        from kiosk.payments import processing
+
+        with self.app.app_context():
+            status = processing.process_transaction(self.payment)
+        return _Answer(200 if status == "CONFIRMED" else 500, status)
+
     def bare(self):
         return self.client.get("/bench/route-cpu/bare")
 
@@ -258,11 +275,12 @@ ROUTES = [
     ("GET /t/<token>.json", "tracking", 200),
     ("GET /display/<token>/state.json", "display_state", 200),
     ("bare (Flask + hooks, constant view)", "bare", 200),
+    ("worker: process_transaction (one payment)", "process_payment", 200),
 ]
 
 
 PROFILER = None  # --profile: a cProfile.Profile enabled around the timed calls only
-PREPARE = {"call_next": "issue", "serve": "call_next"}
+PREPARE = {"call_next": "issue", "serve": "call_next", "process_payment": "post_payment"}
 
 
 def measure(routes: Routes, method: str, expected: int, calls: int) -> dict:

@@ -84,11 +84,14 @@ def update_queue(queue_id, changes: dict) -> Queue:
 # --- issuing ------------------------------------------------------------------------------
 
 def issue_ticket(queue: Queue, kind: str = "STANDARD", *, transaction_id=None, request_id=None,
-                 device_id: str | None = None, commit: bool = True) -> Ticket:
+                 device_id: str | None = None, commit: bool = True, publish_waiting: bool = True) -> Ticket:
     """Create a WAITING ticket with the next number of the local day.
 
     Publishes the ``ticket`` and ``queue`` events after the commit (the
-    caller's, with ``commit=False``).
+    caller's, with ``commit=False``). With ``publish_waiting=False`` the
+    caller publishes the queue event itself after its commit
+    (``publish_waiting_list``): the payment worker does, so the estimates'
+    work does not delay the payment's commit.
 
     :raise ApiError 409 queue_closed: the queue is not active.
     """
@@ -104,7 +107,7 @@ def issue_ticket(queue: Queue, kind: str = "STANDARD", *, transaction_id=None, r
                     created_at=utcnow(), call_count=0)
     db.session.add(ticket)
     db.session.flush()
-    _publish_ticket(ticket, waiting_changed=True, queue=queue)
+    _publish_ticket(ticket, waiting_changed=publish_waiting, queue=queue)
     if commit:
         db.session.commit()
     return ticket
@@ -171,6 +174,12 @@ def _publish_ticket(ticket: Ticket, *, waiting_changed: bool = False, called: bo
                           queue_id=str(ticket.queue_id), code=ticket.code, kind=ticket.kind, counter=ticket.counter))
     if waiting_changed:
         _publish_waiting_list(queue if queue is not None else get_queue(ticket.queue_id))
+
+
+def publish_waiting_list(queue: Queue) -> None:
+    """The queue event (count, next tickets, cached estimates) as committed now, in its own transaction."""
+    _publish_waiting_list(queue)
+    db.session.commit()
 
 
 def _publish_queue(queue: Queue) -> None:
