@@ -148,7 +148,7 @@ def seed(app):
             for _ in range(30):
                 issue_ticket(queue, "STANDARD")
             tracked = issue_ticket(queue, "STANDARD").tracking_token
-        return {"queue": str(queue.id), "device": device.device_id, "secret": secret, "display": display,
+        return {"queue": str(queue.id), "establishment": str(est.id), "device": device.device_id, "secret": secret, "display": display,
                 "tracked": tracked}
 
 
@@ -245,6 +245,32 @@ class Routes:
     def display_state(self):
         return self.client.get(f"/display/{self.s['display']}/state.json")
 
+    def trim(self):
+        """Keep the waiting list at the seed's 30 (untimed): issuing routes would grow it call after call,
+        and every estimate with it; the table compares routes at one realistic list length."""
+        import sqlalchemy as sa
+
+        from kiosk import cache
+        from kiosk.extensions import db
+
+        from kiosk.tenancy import system_scope
+
+        with self.app.app_context(), system_scope():
+            db.session.execute(sa.text(
+                "UPDATE tickets SET status = 'CANCELLED' WHERE queue_id = CAST(:q AS uuid) AND status = 'WAITING' "
+                "AND id NOT IN (SELECT id FROM tickets WHERE queue_id = CAST(:q AS uuid) AND status = 'WAITING' "
+                "ORDER BY created_at LIMIT 30)"), {"q": self.s["queue"]})
+            db.session.commit()
+            cache.invalidate(self.s["establishment"])
+
+    def issue_then_call(self):
+        self.issue()
+        return self.call_next()
+
+    def post_then_trim(self):
+        self.trim()
+        return self.post_payment()
+
     def process_payment(self):
         """The Celery task's work for the payment just posted (in-process, no broker)."""
         from kiosk.payments import processing
@@ -280,7 +306,8 @@ ROUTES = [
 
 
 PROFILER = None  # --profile: a cProfile.Profile enabled around the timed calls only
-PREPARE = {"call_next": "issue", "serve": "call_next", "process_payment": "post_payment"}
+PREPARE = {"call_next": "issue", "serve": "issue_then_call", "process_payment": "post_then_trim",
+           "post_payment": "trim", "issue": "trim", "free_ticket": "trim"}
 
 
 def measure(routes: Routes, method: str, expected: int, calls: int) -> dict:
