@@ -43,6 +43,16 @@ def _redis_failed(establishment_id, action: str) -> None:
     _skip_until = time.monotonic() + OUTAGE_BACKOFF
 
 
+def redis_in_outage() -> bool:
+    """True while reads skip Redis after a failure (any module reading Redis on a hot path may honour it)."""
+    return time.monotonic() < _skip_until
+
+
+def note_redis_failure(action: str, establishment_id=None) -> None:
+    """Record a Redis failure seen outside the cache: reads skip Redis for ``OUTAGE_BACKOFF`` seconds."""
+    _redis_failed(establishment_id, action)
+
+
 def reset_outage() -> None:
     """Forget a past outage at once (tests, or an operator who fixed Redis)."""
     global _skip_until

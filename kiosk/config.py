@@ -152,6 +152,8 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
                 "sweep-pending-payments": {"task": "payments.sweep_pending", "schedule": 30.0},
                 # Shorter than the stats TTL (300 s): quiet establishments' dashboards stay warm.
                 "warm-stats": {"task": "stats.warm_up", "schedule": 240.0},
+                # Each establishment's day closes in its own time zone; a minute late at most.
+                "close-service-days": {"task": "queues.expire_closed_days", "schedule": 60.0},
             },
         },
     }

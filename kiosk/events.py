@@ -95,6 +95,27 @@ class QueueChanged(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DayClosed(DomainEvent):
+    """A queue's service day ended (at closing, or by hand): its open tickets expired.
+
+    Screens take a fresh snapshot: tickets at the counters may have gone too.
+    """
+    queue_id: str
+    expired: int
+    manual: bool = False
+
+    def broadcast(self) -> dict:
+        return {"type": "day_closed", "queue_id": self.queue_id, "expired": self.expired, "manual": self.manual}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketRefunded(DomainEvent):
+    """A paid ticket that ended unserved had its money handed back (revenue is net of refunds)."""
+    ticket_id: str
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class CallingRuleChanged(DomainEvent):
     calling: dict
 

@@ -5,11 +5,12 @@ from kiosk.base import TenantMixin
 from kiosk.devices.models import Device, DeviceClaim
 from kiosk.display.models import Display
 from kiosk.establishments.models import Establishment
-from kiosk.payments.models import Transaction
+from kiosk.payments.models import CashCollection, Transaction
 from kiosk.queues.models import Queue, Ticket, TicketSequence
 
-TENANT_MODELS = [cls for cls in (User, AuditEvent, Device, DeviceClaim, Display, Transaction, Queue, Ticket, TicketSequence)
+TENANT_MODELS = [cls for cls in (User, AuditEvent, Device, DeviceClaim, Display, Transaction, CashCollection, Queue,
+                                   Ticket, TicketSequence)
                  if issubclass(cls, TenantMixin)]
 
-__all__ = ["AuditEvent", "Establishment", "User", "Device", "DeviceClaim", "Display", "Transaction", "Queue", "Ticket",
-           "TicketSequence", "TENANT_MODELS"]
+__all__ = ["AuditEvent", "Establishment", "User", "Device", "DeviceClaim", "Display", "Transaction", "CashCollection",
+           "Queue", "Ticket", "TicketSequence", "TENANT_MODELS"]

@@ -23,12 +23,14 @@ from __future__ import annotations
 import uuid
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Iterator, TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
 
 from kiosk.base import TenantMixin, TenantRoot, as_uuid
 from kiosk.errors import NotFound
@@ -91,14 +93,44 @@ def in_system_scope() -> bool:
     return _system.get()
 
 
-def _tenant_classes(state) -> bool:
+@lru_cache(maxsize=1)
+def _tenant_tables() -> dict[str, str]:
+    """{table name: the column naming its establishment} for every tenant table (TenantMixin and TenantRoot)."""
+    tables = {}
+    for mapper in db.Model.registry.mappers:
+        if issubclass(mapper.class_, TenantRoot):
+            tables[mapper.local_table.name] = "id"
+        elif issubclass(mapper.class_, TenantMixin):
+            tables[mapper.local_table.name] = "establishment_id"
+    return tables
+
+
+def _tenant_entity(state) -> bool:
     return any(issubclass(mapper.class_, (TenantMixin, TenantRoot)) for mapper in state.all_mappers)
+
+
+def _tenant_table_in(statement) -> bool:
+    """Whether a tenant table appears anywhere in the statement, mapped entity or not.
+
+    The entities among its columns are not enough: ``select(func.count())
+    .select_from(Ticket)`` has none, and neither has a subquery in a WHERE. So
+    every table of the statement is looked at: its columns, FROM list, joins,
+    subqueries and the target of an UPDATE/DELETE.
+    """
+    tenant = _tenant_tables()
+    tables = find_tables(statement, include_aliases=True, include_crud=True, check_columns=True)
+    return any(getattr(table, "name", None) in tenant for table in tables)
 
 
 def _filter_tenant_rows(state) -> None:
     if state.is_column_load or not (state.is_select or state.is_update or state.is_delete):
         return
-    if _system.get() or not _tenant_classes(state):
+    if _system.get():
+        return
+    # The common case, cheap: a tenant entity among the columns. Otherwise the
+    # statement is searched (its FROM list, subqueries), which costs a walk of it.
+    by_entity = _tenant_entity(state)
+    if not by_entity and not _tenant_table_in(state.statement):
         return
     tid = _current.get()
     if tid is None:
@@ -106,10 +138,53 @@ def _filter_tenant_rows(state) -> None:
             "query on a tenant table with no establishment in context; "
             "set one with tenant_scope() or, if crossing tenants is intended, system_scope()"
         )
-    state.statement = state.statement.options(
+    # with_loader_criteria reaches every mapped entity of the statement, those
+    # only in its FROM list or in a subquery included. A bare Table (Core) is
+    # not an entity: its FROM entries get the same condition explicitly.
+    statement = state.statement if by_entity else _filter_core_tables(state.statement, tid)
+    state.statement = statement.options(
         with_loader_criteria(TenantMixin, lambda cls: cls.establishment_id == tid, include_aliases=True),
         with_loader_criteria(TenantRoot, lambda cls: cls.id == tid, include_aliases=True),
     )
+
+
+def _from_entries(from_clause, nullable: bool = False) -> list:
+    """The tables and aliases of a FROM entry; those on the optional side of an outer join are left out
+    (a WHERE on them would turn the outer join into an inner one)."""
+    if isinstance(from_clause, sa.Join):
+        return (_from_entries(from_clause.left, nullable or from_clause.full)
+                + _from_entries(from_clause.right, nullable or from_clause.isouter))
+    return [] if nullable else [from_clause]
+
+
+def _tenant_column(from_clause):
+    """The column naming the establishment in a Core FROM entry (a table or an alias of one), or None.
+
+    An ORM entity's table is left to the loader criteria, which put it in the right place (an outer join's ON).
+    """
+    if "parententity" in getattr(from_clause, "_annotations", {}):
+        return None
+    table = getattr(from_clause, "element", from_clause)
+    column = _tenant_tables().get(getattr(table, "name", None)) if isinstance(table, sa.Table) else None
+    return from_clause.c[column] if column else None
+
+
+def _filter_core_tables(statement, tid):
+    """Add ``establishment = tid`` for each Core tenant table among the FROM entries (or the UPDATE/DELETE target).
+
+    A Core table inside a subquery is left to row-level security (Postgres).
+    """
+    if isinstance(statement, sa.Select):
+        entries = [entry for from_clause in statement.get_final_froms() for entry in _from_entries(from_clause)]
+    elif isinstance(statement, (sa.Update, sa.Delete)):
+        entries = [statement.table]
+    else:
+        return statement
+    for entry in entries:
+        column = _tenant_column(entry)
+        if column is not None:
+            statement = statement.where(column == tid)
+    return statement
 
 
 def _stamp_new_rows(session: Session, flush_context, instances) -> None:

@@ -149,6 +149,25 @@ fails `tests/observability/test_openapi.py::test_every_json_route_declares_its_s
 """
 
 
+CASH_NOTES = """
+Rules (see also `kiosk/payments/cash.py` and [devices.md](devices.md), "Cash handling"):
+
+- The box holds every payment the kiosk reported and no collection has
+  counted yet: `CONFIRMED`, `FAILED` and `PENDING` alike (a refused or
+  still-processing payment dropped its coins too). `expected` sums them in
+  the establishment's currency; amounts a misconfigured kiosk reported in
+  another currency are listed in `other_currencies`, never added.
+- `POST .../collections` `{"counted"}` claims those payments: each payment is
+  counted by exactly one collection, whatever the timing. `difference` is
+  `counted - expected` (negative: a shortfall).
+- Optional `last_collection_id` (what `GET .../cash` showed; `null` for a
+  box never collected): if another collection was recorded since, the answer
+  is **409 `collection_conflict`** with the current `last_collection_id` in
+  `details`, and nothing is recorded. Without it, concurrent collections are
+  serialised: the second one counts only what arrived after the first.
+- Manager only (agents 403); another establishment's kiosk is 404.
+"""
+
 STATS_NOTES = """
 Rules (see also `kiosk/stats/services.py`):
 
@@ -311,6 +330,31 @@ def run() -> str:
                json_body={"transaction_id": str(uuid.uuid4()), "amount": 500})
         backdate_payments(app, demo["id"], device_id)
 
+    r.section("Cash boxes (manager)", CASH_NOTES)
+    if device_id:
+        box = r.call("What the kiosk's coin box should hold: every payment it reported since the last collection, "
+                     "CONFIRMED, FAILED or still PENDING (the coins are in the box).", "GET",
+                     f"/api/devices/{device_id}/cash", bearer=token)
+        seen = box.get_json().get("last_collection_id") if box is not None and box.status_code == 200 else None
+        expected = box.get_json().get("expected", 0) if box is not None and box.status_code == 200 else 0
+        r.call("Empty the box and record what was counted (here 500 short). The count starts again from 0.",
+               "POST", f"/api/devices/{device_id}/collections", bearer=token,
+               json_body={"counted": max(expected - 500, 0), "last_collection_id": seen})
+        r.call("A second manager recording the same box with what they saw before: refused.", "POST",
+               f"/api/devices/{device_id}/collections", bearer=token,
+               json_body={"counted": expected, "last_collection_id": seen})
+        r.call("`counted` must be a whole number >= 0 (types are strict).", "POST",
+               f"/api/devices/{device_id}/collections", bearer=token, json_body={"counted": "500"})
+        r.call("The box right after the collection.", "GET", f"/api/devices/{device_id}/cash", bearer=token)
+        r.call("The kiosk's collections, newest first.", "GET", f"/api/devices/{device_id}/collections",
+               bearer=token)
+        r.call("An agent.", "GET", f"/api/devices/{device_id}/cash", bearer=agent_token,
+               show_auth="Authorization: Bearer <agent JWT>")
+    r.call("Another establishment's (or an unknown) kiosk.", "GET", "/api/devices/dev_unknown/cash", bearer=token)
+    r.call("The threshold beyond which a difference is highlighted.", "GET", "/api/settings/cash", bearer=token)
+    r.call("Change it (minor units; 0 highlights any difference).", "PUT", "/api/settings/cash", bearer=token,
+           json_body={"difference_threshold": 200})
+
     r.section("Tickets (staff)")
     ticket_id = tracking = None
     if queue_id:
@@ -380,6 +424,8 @@ def run() -> str:
            bearer=token)
     r.call("VIP tickets issued per local day.", "GET", f"/stats/vip/count?from={week}&to={today.isoformat()}",
            bearer=token)
+    r.call("Revenue per kiosk over local days (every kiosk listed, zeros included; CONFIRMED only).", "GET",
+           f"/stats/revenue/devices?from={week}&to={today.isoformat()}", bearer=token)
     r.call("Reversed range.", "GET", f"/stats/revenue/daily?from={today.isoformat()}&to={week}", bearer=token)
     r.call("Range over 366 days, and an unknown parameter.", "GET",
            f"/stats/revenue/daily?from=2024-01-01&to=2025-06-30&tz=UTC", bearer=token)

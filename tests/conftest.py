@@ -149,6 +149,10 @@ def clean_slate(request, postgres_app, pg_owner_engine, redis_url):
         redis_lib.Redis.from_url(redis_url).flushdb()
     except redis_lib.exceptions.ConnectionError:
         pass  # a fault test stopped our Redis; it restarts it itself
+    # A Redis failure a test provoked must not make the next test skip Redis.
+    from kiosk.cache import reset_outage
+
+    reset_outage()
     # The tables were emptied behind the app's back: so are the per-process
     # caches of their rows (device ids are reused from test to test).
     from kiosk.devices import cache as device_cache
@@ -203,6 +207,16 @@ def device_client(app):
 
 # The SQLite backend of the race tests (tests/backends.py).
 from tests.backends import backend, backend_world, sqlite_site  # noqa: E402,F401
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The app's one clock, under the test's control (tests/clock.py); starts at 2026-03-02 08:00 UTC."""
+    from datetime import datetime, timezone
+
+    from tests.clock import install
+
+    return install(monkeypatch, datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
 
 
 def pytest_configure(config):

@@ -58,7 +58,7 @@ def make_tenant(name: str | None = None, **establishment_kwargs) -> Tenant:
         return Tenant(id=str(establishment.id), name=establishment.name, manager_email=manager.email,
                       agent_email=agent.email, queue_id=str(queue.id), other_queue_id=str(other.id),
                       device_id=device.device_id, device_secret=secret, display_id=str(display.id),
-                      display_token=display.token, extra={"ticket_id": str(ticket.id)})
+                      display_token=display.token, extra={"ticket_id": str(ticket.id), "manager_id": str(manager.id)})
 
 
 def _add_claim_and_payment(device_id: str, queue_id) -> None:
@@ -76,6 +76,10 @@ def _add_claim_and_payment(device_id: str, queue_id) -> None:
     db.session.add(Transaction(transaction_id=uuid.uuid4(), device_id=device_id, amount=100, currency="XOF",
                                status="FAILED", failure_reason="amount_below_vip_price", payload_hash="0" * 64))
     db.session.commit()
+    # The box is emptied once (and found exact), so every tenant has a cash collection; it starts empty.
+    from kiosk.payments.cash import collect
+
+    collect(device_id, 100)
 
 
 @dataclass

@@ -63,6 +63,10 @@ def seed_site(site) -> dict:
     for amount in (500, 500, 100):
         answer = device.post("/iot/payments", {"transaction_id": str(uuid.uuid4()), "amount": amount})
         assert answer.status_code == 202, answer.get_json()
+    from kiosk.payments.cash import collect
+
+    with site.app.app_context(), tenant_scope(establishment_id):
+        collect(demo["device"]["device_id"], 1000)  # the box emptied once, 100 short
     return demo
 
 

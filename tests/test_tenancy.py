@@ -76,7 +76,7 @@ def test_new_rows_are_stamped_and_cross_tenant_writes_refused(app, world):
 
 
 @pytest.mark.parametrize("table", ["users", "devices", "device_claims", "queues", "ticket_sequences", "tickets",
-                                   "transactions", "displays", "establishments"])
+                                   "transactions", "displays", "cash_collections", "establishments"])
 def test_raw_sql_as_app_role_sees_no_other_tenant_rows(app, world, table):
     """Row-level security: raw SQL bypasses the ORM filter, not Postgres."""
     from tests.factories import make_tenant  # noqa: F401 - world already has rows
@@ -153,8 +153,8 @@ def test_tables_are_forced_under_rls(owner_engine):
         rows = conn.exec_driver_sql(
             "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
             "WHERE relname IN ('establishments','users','devices','device_claims','queues','ticket_sequences',"
-            "'tickets','transactions','displays')").fetchall()
-    assert len(rows) == 9
+            "'tickets','transactions','displays','cash_collections')").fetchall()
+    assert len(rows) == 10
     assert all(r[1] and r[2] for r in rows), rows
 
 
@@ -172,6 +172,7 @@ def _b_value(name: str, world) -> str | None:
         "display_id": world.b.display_id,
         "ticket_id": world.b.extra.get("ticket_id"),
         "transaction_id": world.b.extra.get("transaction_id"),
+        "user_id": world.b.extra.get("manager_id"),
     }.get(name)
 
 

@@ -150,6 +150,7 @@
       state.failures = 0;
       $("[data-live]").hidden = false;
       if ($("[data-notice]").textContent === ds.lOffline) { notice(""); }
+      state.lastQueue = q;
       renderQueue(q);
     }).catch(function (err) {
       if (err.message === "login") { return; }
@@ -193,6 +194,29 @@
       state.busy = false;
       renderCurrent(state.current);
       schedule(0);
+    });
+  }
+
+  // --- end of the service day (managers) ---------------------------------------------------------
+  // A confirmation first: it expires every ticket still in line, and cannot be undone.
+  var closeButton = $("[data-close-day]"), closeDialog = $("[data-close-dialog]");
+  if (closeButton && closeDialog) {
+    closeButton.addEventListener("click", function () {
+      if (!state.queueId) { notice(ds.lPick, "info"); return; }
+      var count = (state.lastQueue ? state.lastQueue.waiting_count + state.lastQueue.called.length : 0);
+      $("[data-close-count]").textContent = ds.lCloseCount.replace("%s", count);
+      closeDialog.returnValue = "";
+      closeDialog.showModal();
+    });
+    closeDialog.addEventListener("close", function () {
+      if (closeDialog.returnValue !== "confirm" || !state.queueId) { return; }
+      closeButton.disabled = true;
+      api("POST", ds.queuesUrl + "/" + state.queueId + "/close-day").then(function (j) {
+        notice(ds.lDayClosed.replace("%s", j.expired), "info");
+        renderCurrent(null);
+      }).catch(function (err) {
+        if (err.message !== "login") { notice(err.message, "error"); }
+      }).then(function () { closeButton.disabled = false; schedule(0); });
     });
   }
 

@@ -31,5 +31,48 @@
     try { return JSON.parse(el.getAttribute("data-config") || "{}"); } catch (e) { return {}; }
   }
 
-  window.KioskDashboard = { csrf: csrf, api: api, readConfig: readConfig };
+  /* Money in minor units, formatted with the spec the server derived from Babel
+   * (dashboard/services.money_format_spec), so pages and CSV exports agree. */
+  function moneyFormat(spec) {
+    function group(intPart) {
+      var out = "";
+      while (intPart.length > 3) {
+        out = spec.group + intPart.slice(-3) + out;
+        intPart = intPart.slice(0, -3);
+      }
+      return intPart + out;
+    }
+    function money(minor) {
+      var negative = minor < 0;
+      var digits = String(Math.abs(Math.round(minor)));
+      var fraction = "";
+      if (spec.digits > 0) {
+        while (digits.length <= spec.digits) { digits = "0" + digits; }
+        fraction = spec.decimal + digits.slice(-spec.digits);
+        digits = digits.slice(0, -spec.digits);
+      }
+      return (negative ? "-" : "") + spec.prefix + group(digits) + fraction + spec.suffix;
+    }
+    /* The value of an <input type=number> ("1500", "3.5") in minor units, or null.
+     * Strings, not floats: 0.1 + 0.2 must never decide what a cash box held. */
+    function parse(value) {
+      var m = /^(\d{1,12})(?:\.(\d+))?$/.exec(String(value || "").trim());
+      if (!m) { return null; }
+      var fraction = m[2] || "";
+      if (fraction.length > spec.digits) { return null; }
+      while (fraction.length < spec.digits) { fraction += "0"; }
+      return parseInt(m[1] + fraction, 10);
+    }
+    /* Minor units back to an <input type=number> value. */
+    function input(minor) {
+      if (!spec.digits) { return String(minor); }
+      var digits = String(minor);
+      while (digits.length <= spec.digits) { digits = "0" + digits; }
+      return digits.slice(0, -spec.digits) + "." + digits.slice(-spec.digits);
+    }
+    return { money: money, group: group, parse: parse, input: input,
+             step: spec.digits ? Math.pow(10, -spec.digits).toFixed(spec.digits) : "1" };
+  }
+
+  window.KioskDashboard = { csrf: csrf, api: api, readConfig: readConfig, moneyFormat: moneyFormat };
 })();

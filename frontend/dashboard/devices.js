@@ -1,6 +1,7 @@
 /* Managers' kiosks page: list (label, status, last seen, queue), disable/enable,
  * rotate the secret (shown once, with a copy button) and claim codes for new kiosks.
- * Data: /api/devices, /api/queues, /api/devices/claims (JWT cookie + X-CSRF-TOKEN). */
+ * Data: /api/devices, /api/queues, /api/devices/claims (JWT cookie + X-CSRF-TOKEN).
+ * Each render fires "kiosks:loaded" (detail: the devices) for cash.js. */
 (function () {
   "use strict";
   var K = window.KioskDashboard;
@@ -69,6 +70,9 @@
     if (device.last_seen) { seen.title = timeFmt.format(new Date(device.last_seen)); }
     tr.appendChild(seen);
     tr.appendChild(text("td", device.queue_name || L.noQueue));
+    var cashCell = document.createElement("td");
+    cashCell.setAttribute("data-cash-cell", "");  // filled by cash.js
+    tr.appendChild(cashCell);
     var actions = document.createElement("td");
     actions.className = "actions";
     actions.appendChild(active
@@ -88,6 +92,8 @@
       devices.sort(function (a, b) { return a.label.localeCompare(b.label); });
       rows.replaceChildren.apply(rows, devices.map(row));
       empty.hidden = devices.length > 0;
+      // cash.js fills each row's cash box cell and its kiosk lists from this.
+      root.dispatchEvent(new CustomEvent("kiosks:loaded", { detail: devices }));
       document.body.setAttribute("data-state", "ready");
     }, function () { notice(L.error); });
   }

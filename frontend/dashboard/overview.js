@@ -31,25 +31,9 @@
   };
 
   // --- formatting -------------------------------------------------------------------------
-  function group(intPart) {
-    var out = "";
-    while (intPart.length > 3) {
-      out = money.group + intPart.slice(-3) + out;
-      intPart = intPart.slice(0, -3);
-    }
-    return intPart + out;
-  }
-  function formatMoney(minor) {
-    var negative = minor < 0;
-    var digits = String(Math.abs(Math.round(minor)));
-    var fraction = "";
-    if (money.digits > 0) {
-      while (digits.length <= money.digits) { digits = "0" + digits; }
-      fraction = money.decimal + digits.slice(-money.digits);
-      digits = digits.slice(0, -money.digits);
-    }
-    return (negative ? "-" : "") + money.prefix + group(digits) + fraction + money.suffix;
-  }
+  var format = K.moneyFormat(money);
+  var group = format.group;
+  var formatMoney = format.money;
   function formatCount(n) { return group(String(n)); }
   function parseDay(s) { var p = s.split("-"); return new Date(Date.UTC(+p[0], +p[1] - 1, p[2] ? +p[2] : 1)); }
   function isoDay(d) { return d.toISOString().slice(0, 10); }

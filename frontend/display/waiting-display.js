@@ -62,7 +62,11 @@
     section('name', state.establishment && state.establishment.name, function (n) { if (n) $('[data-name]').textContent = n; });
     var latest = (state.recent_calls || [])[0] || null;
     section('latest', latest, function (t) {
-      $('[data-latest-call]').textContent = t ? t.code : '—';
+      // Idle (no call yet today): the welcome shows; the "now calling" block only once there is a call.
+      document.body.setAttribute('data-idle', t ? 'false' : 'true');
+      $('[data-welcome]').hidden = !!t;
+      $('[data-calling]').hidden = !t;
+      $('[data-latest-call]').textContent = t ? t.code : '';
       $('[data-latest-counter]').textContent = t && t.counter ? fmt(ds.lCounter, t.counter) : '';
       $('[data-latest-vip]').hidden = !(t && t.kind === 'VIP');
       var box = $('[data-latest]');
@@ -136,7 +140,9 @@
       state.recent_calls = [t].concat(without(state.recent_calls, t.ticket_id)).slice(0, 8);
       (state.queues || []).forEach(function (q) { q.next = without(q.next, t.ticket_id); });
       announce(t); remember(t, 'event');
-    } else if (m.type === 'ticket' && /SERVED|NO_SHOW|CANCELLED/.test(m.status)) {
+    } else if (m.type === 'day_closed') {
+      resync();                                                // the day ended: take the server's whole state
+    } else if (m.type === 'ticket' && /SERVED|NO_SHOW|CANCELLED|EXPIRED/.test(m.status)) {
       state.now_serving = without(state.now_serving, m.ticket_id);
       (state.queues || []).forEach(function (q) { q.next = without(q.next, m.ticket_id); });
     } else if (m.type === 'queue') {

@@ -16,7 +16,7 @@
   var HIDDEN_MS = 5000;
   var FINAL_MS = 30000;
   var MAX_BACKOFF_MS = 30000;
-  var FINAL = { SERVED: true, NO_SHOW: true, CANCELLED: true };
+  var FINAL = { SERVED: true, NO_SHOW: true, CANCELLED: true, EXPIRED: true };
 
   var state = {
     status: body.getAttribute("data-status"),
@@ -111,6 +111,8 @@
       body.setAttribute("data-status", t.status);
     }
     state.status = t.status;
+    var refund = data.refund || {};
+    $all("[data-refund]").forEach(function (el) { el.hidden = !refund[el.getAttribute("data-refund")]; });
     state.callCount = t.call_count || 0;
     body.setAttribute("data-call-count", String(state.callCount));
     if (data.sounds) { state.sounds = { STANDARD: data.sounds.standard, VIP: data.sounds.vip }; }

@@ -32,6 +32,7 @@ import uuid
 import sqlalchemy as sa
 
 from kiosk.auth.models import User
+from kiosk.cache import note_redis_failure, redis_in_outage
 from kiosk.extensions import db, redis_client
 from kiosk.tenancy import system_scope
 
@@ -60,19 +61,34 @@ def _database_version(user_id) -> int:
 
 def current_version(user_id) -> int:
     """The version a token of this user must carry; ``NO_VERSION`` if none may."""
-    key = version_key(user_id)
+    # A Redis that hangs would cost its timeout on every request: after one
+    # failure the database decides alone for a few seconds (kiosk/cache.py).
+    if redis_in_outage():
+        return _database_version(user_id)
     try:
-        cached = redis_client.get(key)
+        cached = redis_client.get(version_key(user_id))
     except Exception:  # noqa: BLE001 - Redis down: the database decides, every time
+        note_redis_failure("token version")
         return _database_version(user_id)
     if cached is not None:
         return int(cached)
     version = _database_version(user_id)
-    try:
-        redis_client.set(key, version, nx=True, ex=CACHE_SECONDS)
-    except Exception:  # noqa: BLE001
-        pass
+    remember_version(user_id, version)
     return version
+
+
+def remember_version(user_id, version: int) -> None:
+    """Cache a version just read from the database (login, or a miss).
+
+    SET NX: a revocation that committed since the read has already written a
+    newer version, and an older read must never overwrite it.
+    """
+    if redis_in_outage():
+        return
+    try:
+        redis_client.set(version_key(user_id), version, nx=True, ex=CACHE_SECONDS)
+    except Exception:  # noqa: BLE001
+        note_redis_failure("token version")
 
 
 def is_revoked(claims: dict) -> bool:

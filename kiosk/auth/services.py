@@ -166,4 +166,6 @@ def issue_token(user: User, establishment) -> dict:
         },
         expires_delta=timedelta(seconds=expires),
     )
+    # The first request with this token then finds its version in Redis, not in the database.
+    revocation.remember_version(user.id, user.token_version or 0)
     return {"access_token": token, "token_type": "Bearer", "expires_in": expires}

@@ -18,6 +18,7 @@ NAV = (
     ("/dashboard", _l("Overview"), ("manager",)),
     ("/dashboard/counter", _l("Counter"), ("manager", "agent")),
     ("/dashboard/queues", _l("Queues"), ("manager", "agent")),
+    ("/dashboard/refunds", _l("Refunds"), ("manager",)),
     ("/dashboard/devices", _l("Kiosks"), ("manager",)),
     ("/dashboard/displays", _l("Displays"), ("manager",)),
     ("/dashboard/theme", _l("Theme"), ("manager",)),

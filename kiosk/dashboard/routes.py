@@ -6,6 +6,10 @@
   GET  /dashboard               manager overview: total, daily/monthly revenue, VIP count
   GET  /dashboard/export.csv    the range as CSV (?from=YYYY-MM-DD&to=YYYY-MM-DD)
   GET  /dashboard/devices       kiosks: list, disable/enable, rotate secret, claim codes
+  GET  /dashboard/refunds       manager: paid tickets that ended unserved, due and refunded
+  GET  /dashboard/devices       kiosks: list, disable/enable, rotate secret, claim codes; cash boxes
+                                (expected amount, collect, history, threshold), revenue per kiosk
+  GET  /dashboard/devices/collections.csv   cash collections as CSV (?from&to[&device=])
   GET  /dashboard/queues        queues with their waiting count, links to the counter screen
   GET  /dashboard/counter       the counter screen: call, recall, serve (staff)
   GET  /dashboard/theme         the establishment's theme and calling rule (manager)
@@ -33,10 +37,12 @@ from kiosk.auth import services as auth_services
 from kiosk.auth.pages import dashboard_page, error_page
 from kiosk.dashboard import services
 from kiosk.dashboard.pages import layout_context, render_page
-from kiosk.dashboard.schemas import DateRangeSchema, LoginFormSchema, LogoutFormSchema, OverviewQuerySchema
+from kiosk.dashboard.schemas import (CollectionExportQuerySchema, DateRangeSchema, LoginFormSchema, LogoutFormSchema,
+                                     OverviewQuerySchema)
 from kiosk.errors import ApiError
 from kiosk.establishments import theme as theme_rules
 from kiosk.establishments.services import current_establishment
+from kiosk.payments import refunds as refund_services
 from kiosk.queues import services as queue_services
 from kiosk.queues.presentation import describe_queue
 from kiosk.security import check_auth_failures, check_login_lockout, record_auth_failure, record_login_failure
@@ -231,7 +237,34 @@ def export_csv():
 @bp.get("/dashboard/devices")
 @dashboard_page("manager")
 def devices_page():
-    return render_page("dashboard/devices.html")
+    establishment = _establishment()
+    today = services.local_today(establishment.timezone)
+    return render_page("dashboard/devices.html", today=today, month_start=today.replace(day=1),
+                       money=services.money_format_spec(establishment.currency, str(get_locale())),
+                       max_days=services.MAX_RANGE_DAYS)
+
+
+@bp.get("/dashboard/devices/collections.csv")
+@dashboard_page("manager")
+def export_collections():
+    try:
+        query = CollectionExportQuerySchema().load(request.args.to_dict())
+    except ValidationError:
+        return error_page(400, _l("Choose a valid date range (at most %(days)s days).", days=services.MAX_RANGE_DAYS))
+    try:
+        rows = services.collection_export_rows(query["date_from"], query["date_to"], query["device"],
+                                               str(get_locale()))
+    except ApiError as exc:
+        if exc.status == 404:
+            return error_page(404, _l("Not found."))
+        raise
+    establishment = _establishment()
+    scope = query["device"] or "all"
+    filename = f"cash-{establishment.slug}-{scope}-{query['date_from']}-{query['date_to']}.csv"
+    response = Response(services.collections_csv(rows), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/dashboard/queues")
@@ -251,6 +284,23 @@ def queues_page():
 @dashboard_page()
 def counter_page():
     return render_page("dashboard/counter.html")
+
+
+@bp.get("/dashboard/refunds")
+@dashboard_page("manager")
+def refunds_page():
+    locale = str(get_locale())
+    establishment = _establishment()
+
+    def shown(rows: list[dict]) -> list[dict]:
+        return [{**row, "amount_text": services.format_money(row["amount"], row["currency"], locale),
+                 "refunded_text": services.format_moment(row["refunded_at"], establishment.timezone, locale)}
+                for row in rows]
+
+    due = shown(refund_services.list_refunds("due"))
+    done = shown(refund_services.list_refunds("refunded", limit=50))
+    total_due = services.format_money(sum(r["amount"] for r in due), establishment.currency, locale)
+    return render_page("dashboard/refunds.html", due=due, done=done, total_due=total_due)
 
 
 @bp.get("/dashboard/theme")

@@ -1,7 +1,7 @@
 """Forms and query strings of the dashboard pages (marshmallow, unknown fields refused)."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from kiosk.dashboard.services import MAX_RANGE_DAYS
 
@@ -29,6 +29,18 @@ class DateRangeSchema(Schema):
             raise ValidationError("The start date is after the end date.", "to")
         if (data["date_to"] - data["date_from"]).days + 1 > MAX_RANGE_DAYS:
             raise ValidationError(f"The range is longer than {MAX_RANGE_DAYS} days.", "to")
+
+
+class CollectionExportQuerySchema(DateRangeSchema):
+    """The cash collections CSV: a range of local days, one kiosk or all of them."""
+
+    device = fields.String(load_default=None, validate=validate.Length(max=40))
+    lang = fields.String(load_default=None)
+
+    @post_load
+    def _empty_is_all(self, data: dict, **kwargs) -> dict:
+        data["device"] = data.get("device") or None  # the form's "All kiosks" option is ""
+        return data
 
 
 class OverviewQuerySchema(Schema):

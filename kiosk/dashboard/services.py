@@ -1,5 +1,5 @@
 """Rules behind the dashboard pages: safe redirects, money formatting, date
-ranges and the CSV export. No Flask request objects here.
+ranges and the CSV exports (revenue, cash collections). No Flask request objects here.
 """
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from babel.dates import format_datetime
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from flask_babel import lazy_gettext as _l
 
+from kiosk.devices.models import Device
+from kiosk.establishments.services import current_establishment
+from kiosk.extensions import db
+from kiosk.payments import cash
 from kiosk.stats import services as stats
 
 MAX_RANGE_DAYS = 366
@@ -50,6 +55,13 @@ def format_money(minor: int, currency: str, locale: str) -> str:
     """``1500`` XOF in French -> ``1 500 F CFA`` (Babel; the currency's own decimals)."""
     digits = get_currency_precision(currency)
     return format_currency(minor / 10 ** digits if digits else minor, currency, locale=locale)
+
+
+def format_moment(iso: str | None, tz_name: str, locale: str) -> str:
+    """An ISO instant as people read it, in the establishment's time zone (``01/12/2026 18:05``)."""
+    if not iso:
+        return ""
+    return format_datetime(datetime.fromisoformat(iso), format="short", tzinfo=ZoneInfo(tz_name), locale=locale)
 
 
 def money_format_spec(currency: str, locale: str) -> dict:
@@ -93,7 +105,8 @@ def months_back(end: date, count: int = 12) -> tuple[str, str]:
 
 # --- CSV export ----------------------------------------------------------------------------
 
-CSV_COLUMNS = ("date", "revenue_minor", "revenue", "currency", "transactions", "vip_count")
+CSV_COLUMNS = ("date", "revenue_minor", "revenue", "currency", "transactions", "vip_count", "refunded_minor",
+               "refunded")
 
 
 def export_rows(date_from: date, date_to: date, locale: str) -> tuple[dict, list[dict]]:
@@ -108,6 +121,9 @@ def export_rows(date_from: date, date_to: date, locale: str) -> tuple[dict, list
         "currency": currency,
         "transactions": day["transactions"],
         "vip_count": vip.get(str(day["date"]), 0),
+        # Revenue is net of these: refunds count on the day they were made.
+        "refunded_minor": day.get("refunded", 0),
+        "refunded": format_money(day.get("refunded", 0), currency, locale),
     } for day in revenue["days"]]
     return revenue, rows
 
@@ -164,3 +180,61 @@ def describe_audit_event(event, emails: dict, timezone_name: str, locale: str, s
         "action": event.action,
         "target": target,
     }
+
+
+# --- cash collections export -----------------------------------------------------------------
+
+COLLECTION_CSV_COLUMNS = ("number", "kiosk", "device_id", "collected_at", "since", "currency", "expected_minor",
+                          "expected", "counted_minor", "counted", "difference_minor", "difference", "payments",
+                          "collected_by", "beyond_threshold")
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(value: str | None) -> str:
+    value = value or ""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def collection_export_rows(date_from: date, date_to: date, device_id: str | None, locale: str) -> list[dict]:
+    """Every collection of the range (local days), newest first, amounts in minor units and formatted.
+
+    :raise NotFound: ``device_id`` is not one of the establishment's kiosks.
+    """
+    establishment = current_establishment()
+    zone = ZoneInfo(establishment.timezone)
+    start, end = local_day_bounds(date_from, date_to, establishment.timezone)
+    collections = cash.collections_between(start, end, device_id)
+    described = cash.describe_collections(collections)
+    labels = dict(db.session.execute(sa.select(Device.device_id, Device.label)).tuples().all())
+    rows = []
+    for item in described:
+        currency = item["currency"]
+        rows.append({
+            "number": item["number"],
+            "kiosk": _text_cell(labels.get(item["device_id"])),
+            "device_id": item["device_id"],
+            "collected_at": item["collected_at"].astimezone(zone).isoformat(timespec="seconds"),
+            "since": item["since"].astimezone(zone).isoformat(timespec="seconds"),
+            "currency": currency,
+            "expected_minor": item["expected"],
+            "expected": format_money(item["expected"], currency, locale),
+            "counted_minor": item["counted"],
+            "counted": format_money(item["counted"], currency, locale),
+            "difference_minor": item["difference"],
+            "difference": format_money(item["difference"], currency, locale),
+            "payments": item["payments"],
+            "collected_by": _text_cell(item["collected_by"]),
+            "beyond_threshold": "true" if item["beyond_threshold"] else "false",
+        })
+    return rows
+
+
+def collections_csv(rows: list[dict]) -> str:
+    """CSV text with a UTF-8 BOM, like the revenue export."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.DictWriter(buffer, fieldnames=COLLECTION_CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

@@ -220,7 +220,7 @@ def _ticket_brief(ticket: Ticket) -> dict:
     return ticket_brief(ticket, ticket.queue_id)
 
 
-def _next_tickets(queues: list[Queue]) -> dict[uuid.UUID, list[dict]]:
+def _next_tickets(queues: list[Queue], today) -> dict[uuid.UUID, list[dict]]:
     """The next waiting tickets of each queue, in the order the calling rule will call them."""
     result: dict[uuid.UUID, list[dict]] = {}
     for queue in queues:
@@ -229,7 +229,8 @@ def _next_tickets(queues: list[Queue]) -> dict[uuid.UUID, list[dict]]:
         except Exception:  # noqa: BLE001 - a TV must keep showing something if the estimator fails
             log.exception("calling order unavailable; the TV shows VIP first, then oldest")
             result[queue.id] = [_ticket_brief(t) for t in db.session.scalars(
-                sa.select(Ticket).where(Ticket.queue_id == queue.id, Ticket.status == "WAITING")
+                sa.select(Ticket).where(Ticket.queue_id == queue.id, Ticket.status == "WAITING",
+                                        Ticket.service_day == today)
                 .order_by((Ticket.kind == "VIP").desc(), Ticket.created_at).limit(NEXT_TICKETS))]
     return result
 
@@ -242,11 +243,12 @@ def build_snapshot(establishment_id) -> dict:
         queues = list(db.session.scalars(
             sa.select(Queue).where(Queue.active.is_(True)).order_by(Queue.created_at)))
         queue_ids = [q.id for q in queues]
-        waiting = dict(db.session.execute(
-            sa.select(Ticket.queue_id, sa.func.count()).where(Ticket.status == "WAITING")
-            .group_by(Ticket.queue_id)).all())
-        upcoming = _next_tickets(queues)
         today = local_day(establishment)
+        # Today's only: a ticket of a past day is never waiting, even before the day's expiry has run.
+        waiting = dict(db.session.execute(
+            sa.select(Ticket.queue_id, sa.func.count()).where(Ticket.status == "WAITING", Ticket.service_day == today)
+            .group_by(Ticket.queue_id)).all())
+        upcoming = _next_tickets(queues, today)
         called = list(db.session.scalars(
             sa.select(Ticket).where(Ticket.queue_id.in_(queue_ids) if queue_ids else sa.false(),
                                     Ticket.service_day == today, Ticket.called_at.is_not(None))

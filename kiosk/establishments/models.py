@@ -24,4 +24,6 @@ class Establishment(TenantRoot, db.Model):
     max_standard_wait_min: Mapped[int] = mapped_column(sa.Integer, default=45)
     # {"mon": ["08:00", "18:00"], ...} in local time; used by display health warnings.
     opening_hours: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # Cash collections whose |counted - expected| exceeds this (minor units) are highlighted.
+    cash_difference_threshold: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

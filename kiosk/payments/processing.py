@@ -134,6 +134,7 @@ def _publish_waiting_list_after(queue: Queue, ident: uuid.UUID) -> None:
     # A side effect of a committed payment: logged, never a reason to retry it.
     try:
         publish_waiting_list(queue)
+        db.session.commit()
     except Exception:  # noqa: BLE001
         db.session.rollback()
         log.exception("queue event after a payment failed", extra={"transaction_id": str(ident)})

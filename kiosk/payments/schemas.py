@@ -69,3 +69,92 @@ class FreeTicketCreateSchema(Schema):
 
 class FreeTicketSchema(DeviceTicketSchema):
     request_id = fields.String()
+
+
+# --- refunds (manager JWT) --------------------------------------------------------------------
+
+class RefundListQuerySchema(Schema):
+    status = fields.String(load_default="due", validate=validate.OneOf(("due", "refunded")))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+
+
+class RefundSchema(Schema):
+    ticket_id = fields.String()
+    code = fields.String()
+    status = fields.String()
+    amount = fields.Integer()
+    currency = fields.String()
+    transaction_id = fields.String()
+    created_at = fields.String()
+    refunded_at = fields.String(allow_none=True)
+    refunded_by = fields.String(allow_none=True)
+    queue_id = fields.String()
+    queue_name = fields.String(allow_none=True)
+    service_day = fields.String()
+    finished_at = fields.String(allow_none=True)
+
+
+class RefundListSchema(Schema):
+    status = fields.String()
+    refunds = fields.List(fields.Nested(RefundSchema))
+# --- cash boxes (manager API) ----------------------------------------------------------------
+
+class CollectionCreateSchema(Schema):
+    """Body of ``POST /api/devices/<device_id>/collections``."""
+
+    counted = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_AMOUNT),
+                             metadata={"description": "what was found in the box: whole number >= 0, minor units"})
+    last_collection_id = fields.UUID(allow_none=True, metadata={
+        "description": "optional: the last_collection_id GET .../cash showed (null: never collected). "
+                       "If another collection happened since, 409 collection_conflict"})
+
+
+class CollectionsQuerySchema(Schema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class CashPaymentSchema(Schema):
+    transaction_id = fields.String()
+    amount = fields.Integer(metadata={"description": "minor units of `currency`"})
+    currency = fields.String()
+    status = fields.String(metadata={"description": "PENDING | CONFIRMED | FAILED: the coins are in the box"})
+    created_at = fields.DateTime()
+
+
+class CashBoxSchema(Schema):
+    device_id = fields.String()
+    label = fields.String()
+    currency = fields.String(metadata={"description": "the establishment's; amounts are in its minor unit"})
+    since = fields.DateTime(metadata={"description": "the last collection (or the kiosk's registration)"})
+    expected = fields.Integer(metadata={"description": "sum of the payments below in `currency`"})
+    other_currencies = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "sums of payments a misconfigured kiosk reported in another currency (not in expected)"})
+    payments = fields.List(fields.Nested(CashPaymentSchema))
+    last_collection_id = fields.UUID(allow_none=True)
+
+
+class CollectionSchema(Schema):
+    id = fields.UUID()
+    number = fields.Integer(metadata={"description": "1, 2, 3... per kiosk"})
+    device_id = fields.String()
+    collected_at = fields.DateTime()
+    since = fields.DateTime(metadata={"description": "the previous collection (or the kiosk's registration)"})
+    currency = fields.String()
+    expected = fields.Integer()
+    counted = fields.Integer()
+    difference = fields.Integer(metadata={"description": "counted - expected (negative: a shortfall)"})
+    payments = fields.Integer(metadata={"description": "payments this collection counted"})
+    collected_by = fields.String(allow_none=True, metadata={"description": "the manager's email"})
+    beyond_threshold = fields.Boolean(metadata={"description": "|difference| > the establishment's threshold"})
+
+
+class CollectionListSchema(Schema):
+    device_id = fields.String()
+    collections = fields.List(fields.Nested(CollectionSchema), metadata={"description": "newest first"})
+
+
+class CashSettingsSchema(Schema):
+    difference_threshold = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_AMOUNT),
+                                          metadata={"description": "minor units; a larger |difference| is "
+                                                                   "highlighted (0: any difference)"})
+    currency = fields.String(dump_only=True)

@@ -5,7 +5,7 @@ The rule itself (kiosk/queues/calling.py) and the ETA model
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -17,6 +17,7 @@ from kiosk.extensions import db
 from kiosk.queues import eta as eta_model
 from kiosk.queues.calling import Fairness, Waiting, streak_from_history
 from kiosk.queues.models import Queue, Ticket
+from kiosk.queues.numbering import local_day
 
 # Positions and ETAs drift with time even when nothing happens: keep them fresh.
 ESTIMATES_TTL_SECONDS = 15
@@ -29,26 +30,28 @@ def fairness_of(establishment: Establishment) -> Fairness:
                     max_standard_wait_min=establishment.max_standard_wait_min)
 
 
-def waiting_list(queue_id) -> list[Waiting]:
+def waiting_list(queue_id, today: date) -> list[Waiting]:
+    # Today's only: a ticket of a past day is never called, even before the day's expiry has run.
     rows = db.session.execute(
         sa.select(Ticket.id, Ticket.kind, Ticket.created_at, Ticket.number, Ticket.code)
-        .where(Ticket.queue_id == queue_id, Ticket.status == "WAITING")
+        .where(Ticket.queue_id == queue_id, Ticket.status == "WAITING", Ticket.service_day == today)
         .order_by(Ticket.created_at)
     ).all()
     return [Waiting(id=row.id, kind=row.kind, created_at=aware(row.created_at), number=row.number, code=row.code)
             for row in rows]
 
 
-def current_vip_streak(queue_id, rules: Fairness, now: datetime) -> int:
+def current_vip_streak(queue_id, rules: Fairness, now: datetime, today: date | None = None) -> int:
     """The VIP streak, derived from the queue's recent calls (no extra table).
 
     For each recent VIP call we check whether a STANDARD ticket was waiting
     at that moment: created before it and not yet called (or cancelled).
     """
+    today = today or local_day(current_establishment(), now)
     limit = max(1, rules.vip_streak_max + 1)
     calls = db.session.execute(
         sa.select(Ticket.kind, Ticket.called_at)
-        .where(Ticket.queue_id == queue_id, Ticket.called_at.is_not(None),
+        .where(Ticket.queue_id == queue_id, Ticket.called_at.is_not(None), Ticket.service_day == today,
                Ticket.called_at > now - timedelta(hours=16))
         .order_by(Ticket.called_at.desc()).limit(limit)
     ).all()
@@ -60,7 +63,7 @@ def current_vip_streak(queue_id, rules: Fairness, now: datetime) -> int:
     standards = db.session.execute(
         sa.select(Ticket.created_at, left_at.label("left_at"))
         .where(Ticket.queue_id == queue_id, Ticket.kind == "STANDARD", Ticket.created_at < last,
-               sa.or_(left_at.is_(None), left_at > first))
+               Ticket.service_day == today, sa.or_(left_at.is_(None), left_at > first))
     ).all()
     intervals = [(aware(row.created_at), aware(row.left_at)) for row in standards]
 
@@ -70,20 +73,28 @@ def current_vip_streak(queue_id, rules: Fairness, now: datetime) -> int:
     return streak_from_history((kind, kind == "VIP" and standard_waiting_at(at)) for kind, at in calls)
 
 
-def eta_inputs(queue: Queue, now: datetime) -> eta_model.EtaModel:
-    """What the ETA needs from the database: service time, open counters, spread, VIP rate."""
-    return eta_inputs_around_call(queue, now)[0]
+def eta_inputs(queue: Queue, now: datetime, today: date | None = None) -> eta_model.EtaModel:
+    """What the ETA needs from the database: service time, open and busy counters, spread, VIP rate.
 
-
-def eta_inputs_around_call(queue: Queue, now: datetime, calling_counter: str | None = None
-                           ) -> tuple[eta_model.EtaModel, eta_model.EtaModel]:
-    """The ETA model now, and as it will be once ``calling_counter`` has called.
-
-    Two statements: the counts in one row of scalar subqueries, the recent
-    service times in another (it was three, run twice per call-next). A
-    counter that had not called within the window counts as open after its
-    call, so call-next needs no second read after its own call.
+    A busy counter is one with a ticket of today still CALLED; how long ago it
+    called it tells the model how much of that service is probably left. The
+    calibration harness (tests/queues/simulated_day.py) feeds the same
+    ``model_from_history`` the same facts.
     """
+    return eta_inputs_around_call(queue, now, today)[0]
+
+
+def eta_inputs_around_call(queue: Queue, now: datetime, today: date | None = None,
+                           calling_counter: str | None = None) -> tuple[eta_model.EtaModel, eta_model.EtaModel]:
+    """The ETA model now, and as it will be once ``calling_counter`` has called a ticket at ``now``.
+
+    Three statements (the counts in one row of scalar subqueries, the recent
+    service times, the busy counters); call-next used to read four, twice.
+    After the call, that counter is open (even if it had not called within
+    the window) and busy since ``now``; nothing else changes, so call-next
+    needs no second read after its own call.
+    """
+    today = today or local_day(current_establishment(), now)
     in_window = sa.and_(Ticket.queue_id == queue.id, Ticket.called_at >= now - eta_model.OPEN_COUNTER_WINDOW,
                         Ticket.counter.is_not(None))
     columns = [
@@ -104,11 +115,22 @@ def eta_inputs_around_call(queue: Queue, now: datetime, calling_counter: str | N
             .order_by(Ticket.served_at.desc()).limit(eta_model.RECENT_SERVICE_SAMPLES)
         ).all()
     ]
+    busy = dict(db.session.execute(
+        sa.select(Ticket.counter, sa.func.max(Ticket.called_at))
+        .where(Ticket.queue_id == queue.id, Ticket.status == "CALLED", Ticket.service_day == today,
+               Ticket.counter.is_not(None), Ticket.called_at.is_not(None))
+        .group_by(Ticket.counter)
+    ).all())
     counters, vip = counts.counters or 0, counts.vip or 0
-    before = eta_model.model_from_history(queue.mean_service_seconds, counters, durations, vip)
-    if calling_counter is None or counts.seen:
+
+    def model(open_counters: int, busy_since: dict) -> eta_model.EtaModel:
+        elapsed = [(now - aware(called_at)).total_seconds() for called_at in busy_since.values()]
+        return eta_model.model_from_history(queue.mean_service_seconds, open_counters, durations, vip, elapsed)
+
+    before = model(counters, busy)
+    if calling_counter is None:
         return before, before
-    return before, eta_model.model_from_history(queue.mean_service_seconds, counters + 1, durations, vip)
+    return before, model(counters + (0 if counts.seen else 1), {**busy, calling_counter: now})
 
 
 def compute_estimates(queue: Queue, now: datetime | None = None) -> dict:
@@ -117,10 +139,12 @@ def compute_estimates(queue: Queue, now: datetime | None = None) -> dict:
     ``next`` is what a TV shows of the queue: the first ``NEXT_TICKETS`` in calling order.
     """
     now = now or utcnow()
-    rules = fairness_of(current_establishment())
-    waiting = waiting_list(queue.id)
-    streak = current_vip_streak(queue.id, rules, now)
-    return estimates_from(queue, now, rules, waiting, streak, eta_inputs(queue, now))
+    establishment = current_establishment()
+    rules = fairness_of(establishment)
+    today = local_day(establishment, now)
+    waiting = waiting_list(queue.id, today)
+    streak = current_vip_streak(queue.id, rules, now, today)
+    return estimates_from(queue, now, rules, waiting, streak, eta_inputs(queue, now, today))
 
 
 def estimates_from(queue: Queue, now: datetime, rules: Fairness, waiting: list[Waiting], streak: int,

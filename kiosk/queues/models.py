@@ -10,7 +10,11 @@ from kiosk.base import TenantMixin, utcnow
 from kiosk.extensions import db
 
 TICKET_KINDS = ("STANDARD", "VIP")
-TICKET_STATUSES = ("WAITING", "CALLED", "SERVED", "NO_SHOW", "CANCELLED")
+TICKET_STATUSES = ("WAITING", "CALLED", "SERVED", "NO_SHOW", "CANCELLED", "EXPIRED")
+# Still in line for today: the only statuses the end of a service day expires.
+OPEN_STATUSES = ("WAITING", "CALLED")
+# A paid ticket that ended in one of these without being served is owed its money back.
+REFUNDABLE_STATUSES = ("EXPIRED", "NO_SHOW", "CANCELLED")
 DEFAULT_SERVICE_SECONDS = 300.0
 
 
@@ -20,6 +24,7 @@ class Queue(TenantMixin, db.Model):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(sa.String(120))
     prefix: Mapped[str] = mapped_column(sa.String(4))
+    # "V" + prefix: VIP codes name their queue, so two queues never both call "V-001" (see §5 Service day).
     vip_prefix: Mapped[str] = mapped_column(sa.String(4), default="V")
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     # Exponentially weighted mean of real service times, seeded with a default.
@@ -66,14 +71,22 @@ class Ticket(TenantMixin, db.Model):
     called_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     served_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    # A paid ticket that ended unserved and whose money was handed back: when, and by which manager.
+    refunded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    refunded_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL", name="fk_tickets_refunded_by_users"), nullable=True)
 
     __table_args__ = (
         sa.UniqueConstraint("queue_id", "service_day", "kind", "number", name="uq_tickets_daily_number"),
+        # A TV shows only the code and the counter: one code per establishment and service day.
+        sa.UniqueConstraint("establishment_id", "service_day", "code", name="uq_tickets_daily_code"),
         sa.CheckConstraint("kind IN ('STANDARD', 'VIP')", name="ck_tickets_kind"),
         sa.CheckConstraint(
-            "status IN ('WAITING', 'CALLED', 'SERVED', 'NO_SHOW', 'CANCELLED')", name="ck_tickets_status",
+            "status IN ('WAITING', 'CALLED', 'SERVED', 'NO_SHOW', 'CANCELLED', 'EXPIRED')", name="ck_tickets_status",
         ),
         # The waiting list and call-next read by queue and status, oldest first.
         sa.Index("ix_tickets_queue_status_created", "queue_id", "status", "created_at"),
         sa.Index("ix_tickets_establishment_created", "establishment_id", "created_at"),
+        # The end of a day: open tickets of an establishment up to a service day.
+        sa.Index("ix_tickets_establishment_status_day", "establishment_id", "status", "service_day"),
     )

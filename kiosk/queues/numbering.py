@@ -4,18 +4,23 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from kiosk.base import utcnow
 from kiosk.extensions import db
+from kiosk.queues import service_day as calendar
 from kiosk.queues.models import Queue, TicketSequence
 from kiosk.tenancy import require_establishment_id
 
 
 def local_day(establishment, moment: datetime | None = None) -> date:
-    """The establishment's calendar date at ``moment`` (now by default)."""
-    moment = moment or utcnow()
-    return moment.astimezone(ZoneInfo(establishment.timezone)).date()
+    """The establishment's service day at ``moment`` (now by default): its local calendar date."""
+    return calendar.local_day(establishment.timezone, moment or utcnow())
+
+
+def vip_prefix_for(prefix: str) -> str:
+    """VIP codes name their queue (``VA-007`` for queue ``A``): unique across queues, since prefixes are,
+    and never a standard code, since a standard prefix may not start with V."""
+    return "V" + prefix.upper()
 
 
 def next_number(queue_id: uuid.UUID, service_day: date, kind: str) -> int:

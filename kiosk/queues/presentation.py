@@ -6,9 +6,11 @@ from flask import current_app, has_request_context, request
 
 from kiosk.base import iso
 from kiosk.cache import cached
+from kiosk.establishments.services import current_establishment
 from kiosk.extensions import db
 from kiosk.queues.estimates import ESTIMATES_TTL_SECONDS, compute_estimates, queue_estimates
 from kiosk.queues.models import Queue, Ticket
+from kiosk.queues.numbering import local_day
 
 
 def tracking_url(token: str) -> str:
@@ -78,8 +80,10 @@ def queue_detail(queue: Queue) -> dict:
         tickets = {str(t.id): t for t in db.session.scalars(
             sa.select(Ticket).where(Ticket.queue_id == queue.id, Ticket.status == "WAITING"))}
         waiting = [describe_ticket(tickets[tid], estimates) for tid in estimates["order"] if tid in tickets]
+        today = local_day(current_establishment())
         called = db.session.scalars(
-            sa.select(Ticket).where(Ticket.queue_id == queue.id, Ticket.status == "CALLED")
+            sa.select(Ticket).where(Ticket.queue_id == queue.id, Ticket.status == "CALLED",
+                                    Ticket.service_day == today)
             .order_by(Ticket.called_at.desc())
         ).all()
         return {"waiting": waiting, "waiting_count": len(waiting),

@@ -6,6 +6,7 @@ Staff (JWT, tenant-filtered; other-tenant ids are 404 before any body check):
   PATCH /api/queues/<id>                manager: name, prefix, active
   POST /api/queues/<id>/tickets         {"kind": "STANDARD"} -> 201 ticket
   POST /api/queues/<id>/call-next       {"counter"} -> 200 ticket | 204
+  POST /api/queues/<id>/close-day       manager: WAITING/CALLED tickets -> EXPIRED now -> 200 {"expired": n}
   GET  /api/tickets/<id>;  POST /api/tickets/<id>/recall|serve|no-show|cancel -> 200 | 409
 Public (the token is the secret):
   /t/<token>, /t/<token>.json, /t/<token>/qr.svg, /t/<token>/theme.css
@@ -25,9 +26,9 @@ from kiosk.errors import NotFound
 from kiosk.extensions import limiter
 from kiosk.establishments import theme as theme_rules
 from kiosk.observability.openapi import document, json_object
-from kiosk.queues import services, tracking
+from kiosk.queues import closing, services, tracking
 from kiosk.queues.presentation import describe_queue, describe_ticket
-from kiosk.queues.schemas import (CallNextSchema, QueueCreateSchema, QueueDetailSchema, QueueListSchema,
+from kiosk.queues.schemas import (CallNextSchema, CloseDaySchema, QueueCreateSchema, QueueDetailSchema, QueueListSchema,
                                   QueueSchema, QueueUpdateSchema, TicketCreateSchema, TicketSchema)
 from kiosk.security import auth_failure
 from kiosk.web import json_body, optional_json_body
@@ -46,6 +47,7 @@ queue_detail_schema = QueueDetailSchema()
 ticket_create_schema = TicketCreateSchema()
 call_next_schema = CallNextSchema()
 ticket_schema = TicketSchema()
+close_day_schema = CloseDaySchema()
 
 
 # --- queues ------------------------------------------------------------------------------
@@ -105,6 +107,13 @@ def call_next(queue_id: str) -> Response | dict:
     if ticket is None:
         return Response(status=204)
     return ticket_schema.dump(describe_ticket(ticket))
+
+
+@bp.post("/api/queues/<queue_id>/close-day")
+@document(responses={200: close_day_schema}, summary="End the service day of one queue now: open tickets expire")
+@manager_required
+def close_day(queue_id: str) -> dict:
+    return close_day_schema.dump({"expired": closing.close_day(queue_id)})
 
 
 # --- tickets -----------------------------------------------------------------------------

@@ -19,8 +19,9 @@ class QueueCreateSchema(Schema):
 
     @validates("prefix")
     def _not_vip_prefix(self, value: str, **_kwargs) -> None:
-        if value.upper() == "V":
-            raise ValidationError(str(_l("V is reserved for VIP tickets.")))
+        # VIP codes are "V" + the queue's prefix ("VA-007"): a standard "VA" would collide with them.
+        if value.upper().startswith("V"):
+            raise ValidationError(str(_l("Prefixes starting with V are reserved for VIP tickets.")))
 
 
 class QueueUpdateSchema(QueueCreateSchema):
@@ -91,3 +92,7 @@ class CounterField(fields.Field):
 
 class CallNextSchema(Schema):
     counter = CounterField(required=True)
+
+
+class CloseDaySchema(Schema):
+    expired = fields.Integer(metadata={"description": "tickets that were WAITING or CALLED and are now EXPIRED"})

@@ -3,6 +3,7 @@
 Ticket life: WAITING -call-next-> CALLED -serve-> SERVED
                                         -no-show-> NO_SHOW
              WAITING or CALLED -cancel-> CANCELLED;  CALLED -recall-> CALLED
+WAITING or CALLED -end of the service day (closing.py)-> EXPIRED
 Anything else is a 409 ``invalid_transition``. Every change emits events
 (kiosk/events.py) that subscribers act on once the transaction commits.
 
@@ -31,7 +32,7 @@ from kiosk.queues.estimates import (ESTIMATES_TTL_SECONDS, compute_estimates, cu
                                     estimates_cache_name, estimates_from, eta_inputs_around_call, fairness_of,
                                     waiting_list)
 from kiosk.queues.models import Queue, Ticket
-from kiosk.queues.numbering import format_code, local_day, new_tracking_token, next_number
+from kiosk.queues.numbering import format_code, local_day, new_tracking_token, next_number, vip_prefix_for
 from kiosk.tenancy import get_or_404, require_establishment_id, system_scope
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def _check_prefix_free(prefix: str, queue_id=None) -> None:
 
 def create_queue(name: str, prefix: str) -> Queue:
     _check_prefix_free(prefix)
-    queue = Queue(name=name, prefix=prefix.upper(), vip_prefix="V", active=True)
+    queue = Queue(name=name, prefix=prefix.upper(), vip_prefix=vip_prefix_for(prefix), active=True)
     db.session.add(queue)
     db.session.commit()
     return queue
@@ -74,6 +75,7 @@ def update_queue(queue_id, changes: dict) -> Queue:
     if "prefix" in changes:
         _check_prefix_free(changes["prefix"], queue.id)
         queue.prefix = changes["prefix"].upper()
+        queue.vip_prefix = vip_prefix_for(queue.prefix)
     if "active" in changes:
         queue.active = changes["active"]
     _publish_queue(queue)
@@ -177,9 +179,8 @@ def _publish_ticket(ticket: Ticket, *, waiting_changed: bool = False, called: bo
 
 
 def publish_waiting_list(queue: Queue) -> None:
-    """The queue event (count, next tickets, cached estimates) as committed now, in its own transaction."""
+    """The queue event for a waiting list changed by someone else (the end of the day)."""
     _publish_waiting_list(queue)
-    db.session.commit()
 
 
 def _publish_queue(queue: Queue) -> None:
@@ -221,14 +222,16 @@ def _lock_candidate(ticket_id) -> Ticket | None:
 def call_next(queue: Queue, counter: str, now: datetime | None = None) -> Ticket | None:
     """Call the ticket the rule picks to ``counter``; None when nobody waits."""
     now = now or utcnow()
-    rules = fairness_of(current_establishment())
-    waiting = waiting_list(queue.id)
+    establishment = current_establishment()
+    rules = fairness_of(establishment)
+    today = local_day(establishment, now)
+    waiting = waiting_list(queue.id, today)
     if not waiting:
         return None
-    streak = current_vip_streak(queue.id, rules, now)
+    streak = current_vip_streak(queue.id, rules, now, today)
     # Read once: the model before the call gives the rule's step, the model
-    # after it (this counter open) the queue event's estimates.
-    model_before, model_after = eta_inputs_around_call(queue, now, counter)
+    # after it (this counter open and busy since now) the queue event's estimates.
+    model_before, model_after = eta_inputs_around_call(queue, now, today, counter)
     step = timedelta(seconds=model_before.call_interval_seconds)
     # Try in calling order: whoever loses a race takes the next one the rule would pick.
     for candidate in calling_order(waiting, streak, now, rules, step):

@@ -21,7 +21,7 @@ from kiosk.establishments import theme as theme_rules
 from kiosk.establishments.models import Establishment
 from kiosk.extensions import db, redis_client
 from kiosk.queues.estimates import ESTIMATES_TTL_SECONDS
-from kiosk.queues.models import Queue, Ticket
+from kiosk.queues.models import REFUNDABLE_STATUSES, Queue, Ticket
 from kiosk.queues.presentation import describe_ticket
 from kiosk.queues.services import ticket_by_token
 from kiosk.tenancy import tenant_scope
@@ -78,8 +78,20 @@ def _compute(ticket_id: str) -> dict:
         "theme": theme_rules.public_theme(establishment.theme),
         "sounds": theme_rules.sound_urls(establishment.theme),
         "fresh_vip": fresh_vip,
+        "refund": refund_state(ticket),
         "poll_ms": POLL_MS,
     }
+
+
+def refund_state(ticket: Ticket) -> dict:
+    """What the page says about the money: a paid ticket that ended unserved is owed it back.
+
+    A ticket carries a ``transaction_id`` only once its payment was CONFIRMED
+    (kiosk/payments), so that is what "paid" means here.
+    """
+    paid = ticket.transaction_id is not None
+    owed = paid and ticket.status in REFUNDABLE_STATUSES
+    return {"paid": paid, "due": owed and ticket.refunded_at is None, "refunded": owed and ticket.refunded_at is not None}
 
 
 def public_state(token: str) -> dict:

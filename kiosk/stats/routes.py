@@ -3,6 +3,7 @@
   GET /stats/revenue/daily?from=YYYY-MM-DD&to=YYYY-MM-DD
   GET /stats/revenue/monthly?from=YYYY-MM&to=YYYY-MM
   GET /stats/vip/count?from=YYYY-MM-DD&to=YYYY-MM-DD
+  GET /stats/revenue/devices?from=YYYY-MM-DD&to=YYYY-MM-DD   revenue per kiosk
 
 The services build the contract's JSON shape and cache its JSON text; the
 views send that text as is (``as_json=True``: a cache hit is one Redis
@@ -16,13 +17,14 @@ from flask import Blueprint, Response, request
 from kiosk.auth.access import manager_required
 from kiosk.observability.openapi import document
 from kiosk.stats import services
-from kiosk.stats.schemas import (DayRangeQuerySchema, MonthRangeQuerySchema, RevenueDailySchema,
-                                 RevenueMonthlySchema, VipCountSchema)
+from kiosk.stats.schemas import (DayRangeQuerySchema, DeviceRevenueSchema, MonthRangeQuerySchema,
+                                 RevenueDailySchema, RevenueMonthlySchema, VipCountSchema)
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
 
 day_range_schema = DayRangeQuerySchema()
 month_range_schema = MonthRangeQuerySchema()
+device_revenue_schema = DeviceRevenueSchema()
 
 
 @bp.get("/revenue/daily")
@@ -49,6 +51,15 @@ def revenue_monthly() -> Response:
 def vip_count() -> Response:
     query = day_range_schema.load(request.args)
     return _json(services.vip_count(query["date_from"], query["date_to"], as_json=True))
+
+
+@bp.get("/revenue/devices")
+@document(query=day_range_schema, responses={200: device_revenue_schema},
+          summary="Revenue per kiosk over local days (CONFIRMED payments, every kiosk listed)")
+@manager_required
+def revenue_by_device() -> dict:
+    query = day_range_schema.load(request.args)
+    return device_revenue_schema.dump(services.revenue_by_device(query["date_from"], query["date_to"]))
 
 
 def _json(payload: bytes) -> Response:

@@ -57,14 +57,17 @@ class MonthRangeQuerySchema(Schema):
 
 class RevenueDaySchema(Schema):
     date = fields.String(metadata={"description": "YYYY-MM-DD, establishment's local calendar"})
-    revenue = fields.Integer(metadata={"description": "minor units of `currency`"})
+    revenue = fields.Integer(metadata={"description": "minor units of `currency`: CONFIRMED payments that day "
+                                                     "minus the refunds made that day"})
     transactions = fields.Integer(metadata={"description": "CONFIRMED payments that day"})
+    refunded = fields.Integer(metadata={"description": "refunds made that day, minor units"})
 
 
 class RevenueMonthSchema(Schema):
     month = fields.String(metadata={"description": "YYYY-MM, establishment's local calendar"})
     revenue = fields.Integer()
     transactions = fields.Integer()
+    refunded = fields.Integer()
 
 
 class _RevenueBase(Schema):
@@ -72,7 +75,8 @@ class _RevenueBase(Schema):
     timezone = fields.String(metadata={"description": "IANA time zone the days are counted in"})
     from_ = fields.String(data_key="from", attribute="from")
     to = fields.String()
-    total = fields.Integer(metadata={"description": "sum of CONFIRMED amounts, minor units"})
+    total = fields.Integer(metadata={"description": "sum of CONFIRMED amounts net of refunds, minor units"})
+    refunded = fields.Integer(metadata={"description": "refunds made in the range, minor units"})
 
 
 class RevenueDailySchema(_RevenueBase):
@@ -93,5 +97,17 @@ class VipCountSchema(Schema):
     days = fields.List(fields.Nested(VipDaySchema))
 
 
+class KioskRevenueSchema(Schema):
+    device_id = fields.String()
+    label = fields.String(allow_none=True, metadata={"description": "null for a kiosk no longer registered"})
+    revenue = fields.Integer(metadata={"description": "CONFIRMED amounts, minor units of `currency`"})
+    transactions = fields.Integer()
+
+
+class DeviceRevenueSchema(_RevenueBase):
+    transactions = fields.Integer(metadata={"description": "CONFIRMED payments in the range"})
+    devices = fields.List(fields.Nested(KioskRevenueSchema), metadata={"description": "every kiosk, zeros included"})
+
+
 __all__ = ["DayRangeQuerySchema", "MonthRangeQuerySchema", "RevenueDailySchema", "RevenueMonthlySchema",
-           "VipCountSchema", "ValidationError"]
+           "VipCountSchema", "DeviceRevenueSchema", "ValidationError"]

@@ -15,7 +15,11 @@ turned into UTC bounds with zoneinfo, so the WHERE clause stays sargable on
   over the range are computed in Python (a handful of periods: one more per
   DST change) and the row is shifted with ``date(created_at, CASE ... END)``.
 
-Only CONFIRMED payments count. The VIP count is the number of VIP tickets
+Only CONFIRMED payments count, net of refunds: a refund (a paid ticket
+that ended unserved, its money handed back) is taken off the revenue of the
+local day it was refunded on, not the day of the payment, so a day already
+closed in the books never changes. Each day and month also carries
+``refunded``. The VIP count is the number of VIP tickets
 issued (a VIP ticket exists only for a CONFIRMED payment; cancelled or
 no-show VIP tickets were still paid, so they count).
 
@@ -32,6 +36,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from kiosk.devices.models import Device
 from kiosk.establishments.models import Establishment
 from kiosk.errors import ApiError
 from kiosk.extensions import db
@@ -82,6 +87,29 @@ def vip_count(date_from: date, date_to: date, *, as_json: bool = False) -> dict 
     """
     _check_day_range(date_from, date_to)
     return _cached(f"vip-count:{date_from}:{date_to}", lambda: _vip_count(date_from, date_to), as_json)
+
+
+def revenue_by_device(date_from: date, date_to: date) -> dict:
+    """Revenue per kiosk over a range of local days: every kiosk of the establishment, zeros included.
+
+    The sums are cached like the other stats; the list of kiosks is read
+    fresh, so a kiosk registered a minute ago is listed (with zero) at once.
+
+    :raise ApiError 400 validation_error: reversed, out of bounds or over 366 days.
+    """
+    _check_day_range(date_from, date_to)
+    sums = _cached(f"revenue-devices:{date_from}:{date_to}", lambda: _device_sums(date_from, date_to), False)
+    by_device = sums["devices"]
+    devices = db.session.execute(sa.select(Device.device_id, Device.label).order_by(Device.label, Device.device_id))
+    rows = [{"device_id": d.device_id, "label": d.label, "revenue": by_device.get(d.device_id, [0, 0])[0],
+             "transactions": by_device.get(d.device_id, [0, 0])[1]} for d in devices]
+    # Payments whose device row is gone still count, so the total matches the daily revenue.
+    listed = {r["device_id"] for r in rows}
+    rows += [{"device_id": device_id, "label": None, "revenue": revenue, "transactions": count}
+             for device_id, (revenue, count) in sorted(by_device.items()) if device_id not in listed]
+    return {"currency": sums["currency"], "timezone": sums["timezone"], "from": date_from.isoformat(),
+            "to": date_to.isoformat(), "total": sum(r["revenue"] for r in rows),
+            "transactions": sum(r["transactions"] for r in rows), "devices": rows}
 
 
 def warm_up() -> int:
@@ -245,21 +273,27 @@ def _bound(moment: datetime, dialect: str):
 
 
 def _grouped_statement(model, value_columns: list, where: list, tz_name: str, start: datetime, end: datetime,
-                       unit: str) -> sa.Select:
-    """SELECT bucket, <values> ... WHERE <establishment, UTC range> GROUP BY bucket (one index range scan)."""
+                       unit: str, moment=None) -> sa.Select:
+    """SELECT bucket, <values> ... WHERE <establishment, UTC range> GROUP BY bucket (one index range scan).
+
+    ``moment`` is the timestamp that places a row on the calendar (``created_at`` by default).
+    """
     dialect = db.session.get_bind().dialect.name
-    bucket = _local_bucket(model.created_at, tz_name, start, end, unit).label("bucket")
+    moment = model.created_at if moment is None else moment
+    bucket = _local_bucket(moment, tz_name, start, end, unit).label("bucket")
     return (
         sa.select(bucket, *value_columns)
         .where(model.establishment_id == require_establishment_id(), *where,
-               model.created_at >= _bound(start, dialect), model.created_at < _bound(end, dialect))
+               moment >= _bound(start, dialect), moment < _bound(end, dialect))
         .group_by(bucket)
     )
 
 
 def _grouped(model, value_columns: list, where: list, tz_name: str, start: datetime, end: datetime,
-             unit: str) -> dict[str, tuple]:
-    statement = _grouped_statement(model, value_columns, where, tz_name, start, end, unit)
+             unit: str, moment=None, joins: tuple = ()) -> dict[str, tuple]:
+    statement = _grouped_statement(model, value_columns, where, tz_name, start, end, unit, moment)
+    for target, on in joins:
+        statement = statement.join(target, on)
     return {_bucket_key(row[0], unit): tuple(row[1:]) for row in db.session.execute(statement)}
 
 
@@ -271,38 +305,64 @@ def _bucket_key(value, unit: str) -> str:
 
 # --- computations (cache misses) ------------------------------------------------------------
 
-def _revenue_rows(first: date, last_exclusive: date, unit: str) -> tuple[Establishment, dict]:
+def _revenue_rows(first: date, last_exclusive: date, unit: str) -> tuple[Establishment, dict, dict]:
+    """Confirmed payments per bucket ``(sum, count)``, and refunds per bucket of their refund day ``(sum,)``."""
     establishment = _establishment()
     zone = ZoneInfo(establishment.timezone)
     start, end = _utc_midnight(first, zone), _utc_midnight(last_exclusive, zone)
     rows = _grouped(Transaction, [sa.func.coalesce(sa.func.sum(Transaction.amount), 0), sa.func.count()],
                     [Transaction.status == "CONFIRMED"], establishment.timezone, start, end, unit)
-    return establishment, rows
+    refunds = _grouped(Ticket, [sa.func.coalesce(sa.func.sum(Transaction.amount), 0)],
+                       [Ticket.refunded_at.is_not(None), Transaction.status == "CONFIRMED"],
+                       establishment.timezone, start, end, unit, moment=Ticket.refunded_at,
+                       joins=((Transaction, Transaction.transaction_id == Ticket.transaction_id),))
+    return establishment, rows, refunds
+
+
+def _net(rows: dict, refunds: dict, key: str) -> dict:
+    confirmed, count = rows.get(key, (0, 0))
+    refunded = int(refunds.get(key, (0,))[0])
+    return {"revenue": int(confirmed) - refunded, "transactions": int(count), "refunded": refunded}
 
 
 def _revenue_daily(first: date, last: date) -> dict:
-    establishment, rows = _revenue_rows(first, last + timedelta(days=1), "day")
+    establishment, rows, refunds = _revenue_rows(first, last + timedelta(days=1), "day")
     days = []
     for offset in range((last - first).days + 1):
         key = (first + timedelta(days=offset)).isoformat()
-        revenue, count = rows.get(key, (0, 0))
-        days.append({"date": key, "revenue": int(revenue), "transactions": int(count)})
+        days.append({"date": key, **_net(rows, refunds, key)})
     return {"currency": establishment.currency, "timezone": establishment.timezone,
             "from": first.isoformat(), "to": last.isoformat(),
-            "total": sum(d["revenue"] for d in days), "days": days}
+            "total": sum(d["revenue"] for d in days), "refunded": sum(d["refunded"] for d in days), "days": days}
 
 
 def _revenue_monthly(first: date, last: date) -> dict:
     indexes = range(_month_index(first), _month_index(last) + 1)
-    establishment, rows = _revenue_rows(first, _month_start(indexes[-1] + 1), "month")
+    establishment, rows, refunds = _revenue_rows(first, _month_start(indexes[-1] + 1), "month")
     months = []
     for index in indexes:
         key = f"{_month_start(index):%Y-%m}"
-        revenue, count = rows.get(key, (0, 0))
-        months.append({"month": key, "revenue": int(revenue), "transactions": int(count)})
+        months.append({"month": key, **_net(rows, refunds, key)})
     return {"currency": establishment.currency, "timezone": establishment.timezone,
             "from": f"{first:%Y-%m}", "to": f"{last:%Y-%m}",
-            "total": sum(m["revenue"] for m in months), "months": months}
+            "total": sum(m["revenue"] for m in months), "refunded": sum(m["refunded"] for m in months),
+            "months": months}
+
+
+def _device_sums(first: date, last: date) -> dict:
+    """{device_id: [revenue, transactions]} of CONFIRMED payments in the local range (one index range scan)."""
+    establishment = _establishment()
+    zone = ZoneInfo(establishment.timezone)
+    start, end = _utc_midnight(first, zone), _utc_midnight(last + timedelta(days=1), zone)
+    dialect = db.session.get_bind().dialect.name
+    statement = (
+        sa.select(Transaction.device_id, sa.func.coalesce(sa.func.sum(Transaction.amount), 0), sa.func.count())
+        .where(Transaction.establishment_id == require_establishment_id(), Transaction.status == "CONFIRMED",
+               Transaction.created_at >= _bound(start, dialect), Transaction.created_at < _bound(end, dialect))
+        .group_by(Transaction.device_id)
+    )
+    sums = {row[0]: [int(row[1]), int(row[2])] for row in db.session.execute(statement)}
+    return {"currency": establishment.currency, "timezone": establishment.timezone, "devices": sums}
 
 
 def _vip_count(first: date, last: date) -> dict:

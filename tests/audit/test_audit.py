@@ -39,8 +39,9 @@ def test_device_changes_and_claim_codes_are_recorded_with_their_actor(manager_a,
     rotated = manager_a.post(f"/api/devices/{device}/rotate-secret").get_json()
     claim = manager_a.post("/api/devices/claims", json={"label": "Door", "queue_id": world.a.queue_id}).get_json()
     body = _events(manager_a)
-    # The set-up's own accounts and kiosk were recorded too, by the system (no actor).
-    assert {e["action"] for e in body["events"] if e["actor_id"] is None} == {"user.created", "device.registered"}
+    # The set-up's own accounts, kiosk and first emptied box were recorded too, by the system (no actor).
+    assert {e["action"] for e in body["events"] if e["actor_id"] is None} == {
+        "user.created", "device.registered", "cash.collected"}
     mine = [e for e in body["events"] if e["actor_id"] is not None]
     assert [e["action"] for e in mine] == ["device.claim_issued", "device.secret_rotated", "device.enabled",
                                            "device.disabled"]
@@ -65,7 +66,7 @@ def test_the_shape_and_order_of_the_api(manager_a):
     assert set(body) == {"from", "to", "truncated", "events"} and body["truncated"] is False
     assert body["from"].startswith(_today()) and body["to"] > body["from"]
     assert [e["details"]["email"] for e in body["events"][:2]] == ["two@example.test", "one@example.test"]
-    assert len(body["events"]) == 2 + 3  # and, older, the set-up's two accounts and one kiosk
+    assert len(body["events"]) == 2 + 4  # and, older, the set-up's two accounts, one kiosk, one emptied box
     event = body["events"][0]
     assert set(event) == {"id", "occurred_at", "actor_id", "action", "target_type", "target_id", "details"}
     assert event["occurred_at"].endswith("+00:00")
@@ -75,7 +76,7 @@ def test_the_shape_and_order_of_the_api(manager_a):
     now = datetime.now(timezone.utc)
     window = _events(manager_a, **{"from": (now - timedelta(hours=1)).isoformat(),
                                    "to": (now + timedelta(hours=1)).astimezone(timezone(timedelta(hours=2))).isoformat()})
-    assert len(window["events"]) == 5
+    assert len(window["events"]) == 6
     assert _events(manager_a, **{"from": "2020-01-01", "to": "2020-01-31"})["events"] == []
 
 

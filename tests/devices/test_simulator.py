@@ -123,7 +123,7 @@ def test_the_cli_pays_and_prints_the_confirmed_ticket(runner, world, owner_engin
     result, data = _run(runner, world, "pay", "500")
     assert result.exit_code == 0, result.output
     assert data["status"] == "CONFIRMED" and data["amount"] == 500
-    assert data["ticket"]["kind"] == "VIP" and data["ticket"]["code"].startswith("V-")
+    assert data["ticket"]["kind"] == "VIP" and data["ticket"]["code"].startswith("VA-")
     assert data["ticket"]["tracking_url"]
     rows = _transactions(owner_engine, world.a.device_id)
     confirmed = [r for r in rows if str(r.transaction_id) == data["transaction_id"]]

@@ -65,7 +65,7 @@ def test_a_queue_change_sends_the_next_tickets_in_calling_order_with_the_event(a
         assert message["type"] == "queue" and message["queue_id"] == str(world.a.queue_id)
         assert message["waiting"] == 2
         codes = [(t["code"], t["vip"]) for t in message["next"]]
-        assert codes == [("V-001", True), ("A-001", False)]  # VIP first, marked
+        assert codes == [("VA-001", True), ("A-001", False)]  # VIP first, marked
         # The snapshot a reconnecting TV gets says the same.
         fresh = connect(live_server, world.a.display_token)
         try:

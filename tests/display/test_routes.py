@@ -113,7 +113,7 @@ def test_state_json_is_the_snapshot_with_calls_next_tickets_and_vip_marked(app, 
     assert state["type"] == "snapshot" and state["seq"] >= 3
     general = state["queues"][0]
     assert general["waiting"] == 2
-    assert [(t["code"], t["vip"]) for t in general["next"]] == [("V-001", True), ("A-002", False)]
+    assert [(t["code"], t["vip"]) for t in general["next"]] == [("VA-001", True), ("A-002", False)]
     assert general["next"][0]["ticket_id"] == vip
     assert [(s["counter"], s["code"]) for s in state["now_serving"]] == [("2", "A-001")]
     assert state["recent_calls"][0]["code"] == "A-001"

@@ -81,9 +81,12 @@ def test_the_page_renders_the_snapshot_and_a_call_appears_within_a_second(app, w
     expect(page.locator("[data-name]")).to_have_text(world.a.name)
     expect(page.locator("[data-queues]")).to_contain_text("General")
     chips = page.locator("[data-queues] .chip")
-    expect(chips).to_have_text(["V-001", "A-001"])  # VIP first, in the calling rule's order
+    expect(chips).to_have_text(["VA-001", "A-001"])  # VIP first, in the calling rule's order
     expect(chips.first).to_have_class("chip vip")
-    expect(page.locator("[data-latest-call]")).to_have_text("—")
+    # Before the first call of the day: the calm welcome, not an empty "now calling" bar.
+    expect(page.locator("body")).to_have_attribute("data-idle", "true")
+    expect(page.locator("[data-welcome]")).to_be_visible()
+    expect(page.locator("[data-latest-call]")).to_be_hidden()
     shot(page, "snapshot")
 
     started = time.monotonic()
@@ -91,16 +94,18 @@ def test_the_page_renders_the_snapshot_and_a_call_appears_within_a_second(app, w
     expect(page.locator("[data-latest-call]")).to_have_text("A-001", timeout=1000)
     elapsed = time.monotonic() - started
     assert elapsed < 1.0, elapsed
+    expect(page.locator("body")).to_have_attribute("data-idle", "false")
+    expect(page.locator("[data-welcome]")).to_be_hidden()
     expect(page.locator("[data-latest-counter]")).to_contain_text("4")
     expect(page.locator("[data-serving]")).to_contain_text("A-001")
     call_ticket(app, world.a.id, vip, "2")
-    expect(page.locator("[data-latest-call]")).to_have_text("V-001", timeout=1000)
+    expect(page.locator("[data-latest-call]")).to_have_text("VA-001", timeout=1000)
     expect(page.locator("[data-latest-vip]")).to_be_visible()
     expect(page.locator("[data-recent]")).to_contain_text("A-001")
     # A new ticket reaches the next list through the queue event itself (the
     # hub's refresh snapshot comes 15 s later at the earliest).
     issue(app, world.a.id, world.a.queue_id, "VIP")
-    expect(chips).to_have_text(["V-002"], timeout=1000)
+    expect(chips).to_have_text(["VA-002"], timeout=1000)
     page.wait_for_timeout(1300)  # let the one-shot call animation finish before the picture
     shot(page, "called")
 

@@ -30,7 +30,7 @@ SCRIPT = textwrap.dedent("""
     first = kiosk.post("/iot/payments", {"transaction_id": tid, "amount": 500})
     assert first.status_code == 202 and first.get_json()["status"] == "CONFIRMED", first.get_json()
     again = kiosk.post("/iot/payments", {"transaction_id": tid, "amount": 500})
-    assert again.status_code == 200 and again.get_json()["ticket"]["code"] == "V-001", again.get_json()
+    assert again.status_code == 200 and again.get_json()["ticket"]["code"] == "VA-001", again.get_json()
     assert kiosk.post("/iot/payments", {"transaction_id": tid, "amount": 900}).status_code == 422
     assert other.post("/iot/payments", {"transaction_id": tid, "amount": 500}).status_code == 422
     low = kiosk.post("/iot/payments", {"transaction_id": str(uuid.uuid4()), "amount": 100})

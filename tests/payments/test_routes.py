@@ -31,7 +31,7 @@ def test_status_shows_the_ticket_position_eta_and_tracking_url(kiosk):
     assert body["amount"] == 700 and body["currency"] == "XOF" and body["failure_reason"] is None
     ticket = body["ticket"]
     assert set(ticket) == {"ticket_id", "code", "kind", "status", "position", "eta_minutes", "tracking_url"}
-    assert ticket["kind"] == "VIP" and ticket["status"] == "WAITING" and ticket["code"].startswith("V-")
+    assert ticket["kind"] == "VIP" and ticket["status"] == "WAITING" and ticket["code"].startswith("VA-")
     # The VIP goes before the STANDARD ticket the factory issued.
     assert ticket["position"] == 1
     assert set(ticket["eta_minutes"]) == {"min", "max"}

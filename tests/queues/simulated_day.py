@@ -50,6 +50,8 @@ class Observation:
     min_minutes: int
     max_minutes: int
     waited_minutes: float
+    # Every open counter was serving someone when the estimate was made (a busy time).
+    busy: bool = False
 
     @property
     def inside(self) -> bool:
@@ -112,6 +114,7 @@ def run(day: Day) -> list[Observation]:
 
     waiting: list[Waiting] = []
     idle: set[str] = set()
+    busy_since: dict[str, float] = {}
     streak = 0
     mean, served_count = eta.DEFAULT_SERVICE_SECONDS, 0
     durations: list[float] = []
@@ -119,7 +122,7 @@ def run(day: Day) -> list[Observation]:
     vip_arrivals: list[float] = []
     issued: dict[int, float] = {}
     called: dict[int, float] = {}
-    estimates: list[tuple[int, str, bool, float, eta.Estimate]] = []
+    estimates: list[tuple[int, str, bool, float, eta.Estimate, bool]] = []
     next_id = 0
 
     def at(minute: float) -> datetime:
@@ -129,15 +132,17 @@ def run(day: Day) -> list[Observation]:
         window = eta.OPEN_COUNTER_WINDOW.total_seconds() / 60
         counters = {c for t, c in calls if t >= minute - window}
         vip_last_hour = sum(1 for t in vip_arrivals if minute - 60 <= t <= minute)
-        busy = len(counters - idle)
+        busy = [(minute - since) * 60 for c, since in busy_since.items() if c not in idle]
         return eta.model_from_history(mean, len(counters), durations[-eta.RECENT_SERVICE_SAMPLES:], vip_last_hour,
                                       busy)
 
     def estimate(minute: float, only: int | None = None) -> None:
-        result = eta.estimate_all(waiting, streak, at(minute), day.rules, model(minute))
+        current = model(minute)
+        result = eta.estimate_all(waiting, streak, at(minute), day.rules, current)
         for ticket in waiting:
             if only is None or ticket.id == only:
-                estimates.append((ticket.id, ticket.kind, only is not None, minute, result[ticket.id]))
+                estimates.append((ticket.id, ticket.kind, only is not None, minute, result[ticket.id],
+                                  current.free_counters == 0))
 
     def dispatch(minute: float) -> None:
         nonlocal streak
@@ -151,6 +156,7 @@ def run(day: Day) -> list[Observation]:
             streak = next_streak(streak, chosen.kind, any(t.kind != "VIP" for t in waiting)
                                  if chosen.kind == "VIP" else True)
             idle.discard(counter)
+            busy_since[counter] = minute
             called[chosen.id] = minute
             calls.append((minute, counter))
             if rng.random() < day.no_show_rate:
@@ -187,10 +193,10 @@ def run(day: Day) -> list[Observation]:
             push(minute + 1, "wake", "1")
 
     observations = []
-    for ticket_id, kind, at_issue, minute, est in estimates:
+    for ticket_id, kind, at_issue, minute, est, busy in estimates:
         if ticket_id in called:
             observations.append(Observation(ticket_id, kind, at_issue, est.position, est.min_minutes,
-                                            est.max_minutes, called[ticket_id] - minute))
+                                            est.max_minutes, called[ticket_id] - minute, busy))
     return observations
 
 

@@ -53,7 +53,7 @@ def signed_in(browser, public_base, client, app):
 
 def test_an_agent_runs_the_queue_from_the_counter_screen(signed_in, public_base, tickets, world, browser):
     _, standard_token = tickets.issue()
-    tickets.issue("VIP")                          # V-001
+    tickets.issue("VIP")                          # VA-001
     page = signed_in(world.a.agent_email)
     page.goto(f"{public_base}/dashboard/counter")
     page.locator("[data-counter]").fill("4")
@@ -61,7 +61,7 @@ def test_an_agent_runs_the_queue_from_the_counter_screen(signed_in, public_base,
     rows = page.locator("[data-waiting] tr")
     expect(rows).to_have_count(3)
     expect(rows.nth(0)).to_have_class("vip")      # the calling order: VIP first
-    expect(rows.nth(0).locator("td.code")).to_contain_text("V-001")
+    expect(rows.nth(0).locator("td.code")).to_contain_text("VA-001")
     page.screenshot(path=str(ARTIFACTS / "counter-waiting.png"))
 
     # A customer follows A-002 on a phone while the agent works.
@@ -70,7 +70,7 @@ def test_an_agent_runs_the_queue_from_the_counter_screen(signed_in, public_base,
     expect(phone.locator('[data-field="position"]')).to_have_text("3")
 
     page.locator('[data-action="call-next"]').click()
-    expect(page.locator("[data-current-code]")).to_have_text("V-001")
+    expect(page.locator("[data-current-code]")).to_have_text("VA-001")
     expect(page.locator("[data-current-vip]")).to_be_visible()
     expect(rows).to_have_count(2)
     page.screenshot(path=str(ARTIFACTS / "counter-vip-called.png"))

@@ -15,7 +15,7 @@ def test_waiting_ticket_is_described_with_position_eta_and_tracking_url(app, wor
         ticket = services.issue_ticket(queue, "VIP")
         body = presentation.describe_ticket(ticket)
     assert set(body) == KEYS
-    assert body["code"] == "V-001" and body["kind"] == "VIP" and body["status"] == "WAITING"
+    assert body["code"] == "VA-001" and body["kind"] == "VIP" and body["status"] == "WAITING"
     # VIP goes before the factory's waiting STANDARD ticket.
     assert body["position"] == 1
     assert 0 <= body["eta_minutes"]["min"] < body["eta_minutes"]["max"]

@@ -32,8 +32,8 @@ def test_learned_mean_starts_from_the_default_and_follows_recent_tickets():
 
 
 def test_model_from_history():
-    model = eta.model_from_history(240.0, 3, [200.0, 260.0, 240.0, 220.0, 280.0], 6, busy_counters=2)
-    assert model.counters == 3 and model.free_counters == 1
+    model = eta.model_from_history(240.0, 3, [200.0, 260.0, 240.0, 220.0, 280.0], 6, busy_elapsed=[30.0, 200.0])
+    assert model.counters == 3 and model.free_counters == 1 and model.busy_elapsed == (30.0, 200.0)
     assert model.call_interval_seconds == pytest.approx(80.0)
     assert 0.1 < model.service_cv < 0.4 + 1e-9
     assert model.vip_per_minute == pytest.approx(0.1)
@@ -93,22 +93,72 @@ SCENARIOS = {
 }
 
 
-def calibrate(overrides: dict, seeds) -> tuple[float, float, float, float, int]:
+def calibrate(overrides: dict, seeds) -> tuple[float, float, float, float, int, float, float]:
     observations = [o for seed in seeds for o in run(Day(seed=seed, **overrides))]
     at_issue = [o for o in observations if o.at_issue]
     later = [o for o in observations if not o.at_issue]
     width = statistics.mean(o.max_minutes - o.min_minutes for o in at_issue)
     wait = statistics.mean(o.waited_minutes for o in at_issue)
-    return coverage(at_issue), coverage(later), width, wait, len(at_issue)
+    busy = coverage([o for o in observations if o.busy])
+    quiet = coverage([o for o in observations if not o.busy])
+    return coverage(at_issue), coverage(later), width, wait, len(at_issue), busy, quiet
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_real_waits_fall_inside_the_range_most_of_the_time(name):
     overrides, seeds, min_at_issue, min_later = SCENARIOS[name]
-    at_issue, later, width, wait, tickets = calibrate(overrides, seeds)
+    at_issue, later, width, wait, tickets, busy, quiet = calibrate(overrides, seeds)
     # Shown with -s; docs/queues.md reports these figures.
     print(f"\n{name}: {tickets} tickets, coverage at issue {at_issue:.1%}, on later updates {later:.1%}, "
+          f"every counter busy {busy:.1%}, a counter free {quiet:.1%}, "
           f"mean range width {width:.1f} min for a mean wait of {wait:.1f} min")
     assert at_issue >= min_at_issue and later >= min_later
+    # Busy times are when a wrong "free counter" assumption would show: they must hold up too.
+    assert busy >= min(min_at_issue, min_later) - 0.05
     # Honest, not just wide: a range that always covers by being huge would fail here.
     assert width <= 1.2 * wait + 6
+
+
+def test_busy_counters_and_the_time_spent_on_their_tickets_go_into_the_estimate():
+    # Issue 15's example: 3 counters, all busy, a 300 s mean; the 3rd ticket in line.
+    tickets = waiting("STANDARD", "STANDARD", "STANDARD")
+    all_free = eta.model_from_history(300.0, 3, [300.0] * 20, 0)
+    just_called = eta.model_from_history(300.0, 3, [300.0] * 20, 0, busy_elapsed=[0, 0, 0])
+    nearly_done = eta.model_from_history(300.0, 3, [300.0] * 20, 0, busy_elapsed=[280, 290, 295])
+    free, busy, ending = (eta.estimate_all(tickets, 0, NOW, Fairness(), m)[2] for m in (all_free, just_called,
+                                                                                        nearly_done))
+    assert (free.min_minutes, free.max_minutes) == (0, 2)  # what the app used to say: "0-2 min"
+    assert busy.min_minutes >= 1 and busy.max_minutes >= 6
+    assert ending.max_minutes < busy.max_minutes  # services nearly over: sooner
+
+
+def test_the_app_and_the_calibration_harness_call_the_same_model(app, world, clock, monkeypatch):
+    from datetime import timedelta as td
+
+    from kiosk.extensions import db
+    from kiosk.queues import services
+    from kiosk.queues.estimates import compute_estimates
+    from kiosk.tenancy import tenant_scope
+
+    seen = []
+    real = eta.model_from_history
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("busy_elapsed", args[4] if len(args) > 4 else None))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(eta, "model_from_history", spy)
+    run(Day(seed=1, minutes=90))
+    assert seen and any(busy for busy in seen)  # the harness passes the busy counters' elapsed times
+    seen.clear()
+    with app.app_context(), tenant_scope(world.a.id):
+        queue = services.get_queue(world.a.queue_id)
+        for _ in range(5):
+            services.issue_ticket(queue)
+        for counter in ("1", "2"):
+            services.call_next(queue, counter)
+            clock.advance(seconds=60)
+        seen.clear()
+        compute_estimates(queue)
+        db.session.rollback()
+    assert seen == [[120.0, 60.0]] or sorted(seen[0]) == [60.0, 120.0]

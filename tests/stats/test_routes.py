@@ -21,10 +21,10 @@ def test_daily_has_every_day_with_zeros_and_counts_only_confirmed(app, tenant_in
     response = manager_api(t).get(DAILY)
     assert response.status_code == 200
     assert response.get_json() == {
-        "currency": "XOF", "timezone": "Africa/Abidjan", "from": "2026-04-01", "to": "2026-04-03", "total": 2000,
-        "days": [{"date": "2026-04-01", "revenue": 0, "transactions": 0},
-                 {"date": "2026-04-02", "revenue": 2000, "transactions": 2},
-                 {"date": "2026-04-03", "revenue": 0, "transactions": 0}],
+        "currency": "XOF", "timezone": "Africa/Abidjan", "from": "2026-04-01", "to": "2026-04-03", "total": 2000, "refunded": 0,
+        "days": [{"date": "2026-04-01", "revenue": 0, "transactions": 0, "refunded": 0},
+                 {"date": "2026-04-02", "revenue": 2000, "transactions": 2, "refunded": 0},
+                 {"date": "2026-04-03", "revenue": 0, "transactions": 0, "refunded": 0}],
     }
 
 
@@ -34,10 +34,10 @@ def test_monthly_has_every_month_with_zeros(app, tenant_in, manager_api):
         add_payment(t.id, utc(2026, 4, 15, 10), 300, currency="EUR")
         add_payment(t.id, utc(2026, 4, 16, 10), 300, currency="EUR", status="FAILED")
     body = manager_api(t).get(MONTHLY).get_json()
-    assert body == {"currency": "EUR", "timezone": "Europe/Paris", "from": "2026-03", "to": "2026-05", "total": 300,
-                    "months": [{"month": "2026-03", "revenue": 0, "transactions": 0},
-                               {"month": "2026-04", "revenue": 300, "transactions": 1},
-                               {"month": "2026-05", "revenue": 0, "transactions": 0}]}
+    assert body == {"currency": "EUR", "timezone": "Europe/Paris", "from": "2026-03", "to": "2026-05", "total": 300, "refunded": 0,
+                    "months": [{"month": "2026-03", "revenue": 0, "transactions": 0, "refunded": 0},
+                               {"month": "2026-04", "revenue": 300, "transactions": 1, "refunded": 0},
+                               {"month": "2026-05", "revenue": 0, "transactions": 0, "refunded": 0}]}
 
 
 def test_vip_count_counts_vip_tickets_per_day_with_zeros(app, tenant_in, manager_api):
@@ -129,4 +129,4 @@ def test_every_endpoint_is_isolated_per_establishment(app, tenant_in, manager_ap
     assert api_b.get(MONTHLY).get_json()["total"] == 444_000
     assert api_a.get(VIP).get_json()["total"] == 1
     assert api_b.get(VIP).get_json()["total"] == 2
-    assert api_b.get(DAILY).get_json()["days"][1] == {"date": "2026-04-02", "revenue": 444_000, "transactions": 2}
+    assert api_b.get(DAILY).get_json()["days"][1] == {"date": "2026-04-02", "revenue": 444_000, "transactions": 2, "refunded": 0}

@@ -53,7 +53,7 @@ with app.app_context():
     with tenant_scope(paris.id):
         for i, when in enumerate((datetime(2026, 10, 24, 21, 59, tzinfo=UTC), datetime(2026, 10, 24, 22, 0, tzinfo=UTC))):
             db.session.add(Ticket(queue_id=uuid.UUID(paris.queue_id), service_day=when.date(), number=100 + i,
-                                  code="V-1", kind="VIP", status="SERVED", tracking_token=uuid.uuid4().hex,
+                                  code=f"V-{100 + i}", kind="VIP", status="SERVED", tracking_token=uuid.uuid4().hex,
                                   created_at=when, call_count=0))
         db.session.commit()
     pay(tenants["Pacific/Honolulu"], datetime(2026, 2, 1, 9, 30, tzinfo=UTC), 1000)   # 01-31 23:30 local

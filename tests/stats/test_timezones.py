@@ -60,8 +60,8 @@ def test_month_change_follows_local_calendar(app, tenant_in, manager_api, zone, 
         add_payment(t.id, first_of_february_utc, 30)
     api = manager_api(t)
     monthly = api.get("/stats/revenue/monthly?from=2026-01&to=2026-02").get_json()
-    assert monthly["months"] == [{"month": "2026-01", "revenue": 1000, "transactions": 1},
-                                 {"month": "2026-02", "revenue": 30, "transactions": 1}]
+    assert monthly["months"] == [{"month": "2026-01", "revenue": 1000, "transactions": 1, "refunded": 0},
+                                 {"month": "2026-02", "revenue": 30, "transactions": 1, "refunded": 0}]
     daily = api.get("/stats/revenue/daily?from=2026-01-31&to=2026-02-01").get_json()
     assert _days(daily) == {"2026-01-31": (1000, 1), "2026-02-01": (30, 1)}
 
