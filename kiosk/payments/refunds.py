@@ -18,6 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from kiosk.audit.services import record as audit
 from kiosk.auth.models import User
 from kiosk.base import iso, utcnow
 from kiosk.errors import ApiError, NotFound
@@ -100,7 +101,9 @@ def refund_ticket(ticket_id, user_id, now: datetime | None = None) -> dict:
     ticket.refunded_at = now or utcnow()
     ticket.refunded_by = uuid.UUID(str(user_id)) if user_id else None
     db.session.flush()
-    # audit: ticket_refunded
+    audit("ticket.refunded", actor_id=user_id, target_type="ticket", target_id=str(ticket.id),
+          details={"code": ticket.code, "amount": int(transaction.amount), "currency": transaction.currency,
+                   "transaction_id": str(transaction.transaction_id)})
     # After the commit: the establishment's cache goes (revenue is net of refunds; the ticket page says it).
     emit(TicketRefunded(establishment_id=ticket.establishment_id, ticket_id=str(ticket.id),
                         amount=int(transaction.amount)))

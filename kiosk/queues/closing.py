@@ -21,6 +21,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from kiosk.audit.services import record as audit
 from kiosk.base import utcnow
 from kiosk.establishments.models import Establishment
 from kiosk.events import DayClosed, emit
@@ -55,7 +56,7 @@ def _announce(establishment_id, expired: list, manual: bool) -> None:
         publish_waiting_list(queue)
 
 
-def close_day(queue_id, now: datetime | None = None) -> int:
+def close_day(queue_id, now: datetime | None = None, *, actor_id=None) -> int:
     """Expire every WAITING or CALLED ticket of one queue now (the current tenant's).
 
     :raise NotFound: unknown id, or another establishment's queue.
@@ -65,7 +66,8 @@ def close_day(queue_id, now: datetime | None = None) -> int:
     # Issued up to now: a ticket printed in the same instant on another counter's request is not caught
     # half-way; the ones issued afterwards belong to whoever reopened the day.
     expired = _expire([Ticket.queue_id == queue.id, Ticket.created_at <= now], now)
-    # audit: day_closed
+    audit("queue.day_closed", actor_id=actor_id, target_type="queue", target_id=str(queue.id),
+          details={"expired": len(expired), "manual": True})
     if expired:
         _announce(require_establishment_id(), expired, manual=True)
     db.session.commit()
@@ -87,7 +89,9 @@ def expire_establishment(establishment: Establishment, now: datetime) -> int:
             where.append(Ticket.created_at < closes)  # issued after closing: served until midnight
         expired += _expire(where, now)
     if expired:
-        # audit: day_closed
+        for queue_id in sorted({row.queue_id for row in expired}, key=str):
+            audit("queue.day_closed", actor_id=None, target_type="queue", target_id=str(queue_id),
+                  details={"expired": sum(1 for row in expired if row.queue_id == queue_id), "manual": False})
         _announce(establishment.id, expired, manual=False)
     db.session.commit()
     return len(expired)

@@ -113,7 +113,7 @@ def call_next(queue_id: str) -> Response | dict:
 @document(responses={200: close_day_schema}, summary="End the service day of one queue now: open tickets expire")
 @manager_required
 def close_day(queue_id: str) -> dict:
-    return close_day_schema.dump({"expired": closing.close_day(queue_id)})
+    return close_day_schema.dump({"expired": closing.close_day(queue_id, actor_id=g.user_id)})
 
 
 # --- tickets -----------------------------------------------------------------------------

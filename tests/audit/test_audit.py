@@ -1,6 +1,8 @@
 """The audit trail: who did what and when, append-only, tenant-isolated, served to managers."""
 from __future__ import annotations
 
+import uuid
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -151,3 +153,19 @@ def test_record_joins_the_callers_transaction(app, world):
                        details={"label": "x", "secret_key": "abc", "claim_code": "ABCD"})
         db.session.commit()
         assert event.details == {"label": "x", "secret_key": "[redacted]", "claim_code": "[redacted]"}
+
+
+def test_a_day_close_and_a_refund_are_recorded_with_the_manager_who_did_them(manager_a, world, device_client):
+    kiosk = device_client(world.a.device_id, world.a.device_secret)
+    paid = kiosk.post("/iot/payments", {"transaction_id": str(uuid.uuid4()), "amount": 500})
+    assert paid.status_code in (200, 202)
+    ticket_id = kiosk.get(paid.get_json()["status_url"]).get_json()["ticket"]["ticket_id"]
+    expired = manager_a.post(f"/api/queues/{world.a.queue_id}/close-day").get_json()["expired"]
+    assert expired >= 1  # the paid ticket, and whatever else the set-up left waiting
+    assert manager_a.post(f"/api/tickets/{ticket_id}/refund").status_code == 200
+    users = manager_a.get("/api/users").get_json()["users"]
+    manager_id = next(u["id"] for u in users if u["email"] == world.a.manager_email)
+    events = {e["action"]: e for e in _events(manager_a)["events"] if e["actor_id"] == manager_id}
+    closed, refunded = events["queue.day_closed"], events["ticket.refunded"]
+    assert (closed["target_id"], closed["details"]["expired"]) == (world.a.queue_id, expired)
+    assert (refunded["target_id"], refunded["details"]["amount"]) == (ticket_id, 500)
