@@ -20,6 +20,7 @@ from kiosk.commands import register_commands
 from kiosk.config import build_config
 from kiosk.dashboard import routes as dashboard_routes
 from kiosk.database import init_database
+from kiosk.devices import cache as device_cache
 from kiosk.devices import routes as devices_routes
 from kiosk.display import bus as display_bus
 from kiosk.display import metrics as display_metrics
@@ -88,6 +89,7 @@ def register_subscribers() -> None:
     events.subscribe(cache.drop_stale_entries)
     events.subscribe(display_bus.broadcast)
     events.subscribe(observability_metrics.count_payment, events.PaymentReceived, events.PaymentSettled)
+    events.subscribe(device_cache.forget, events.DeviceChanged)
     for gauges in (payments_metrics.gauges, queues_metrics.gauges, display_metrics.gauges):
         observability_metrics.register_state_gauges(gauges)
 

@@ -171,6 +171,16 @@ class DisplayRevoked(DomainEvent):
         return {"type": "display_revoked", "display_id": self.display_id}
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeviceChanged(DomainEvent):
+    """A kiosk was disabled, enabled or given a new secret: processes drop their copy of it."""
+    device_id: str
+
+    @property
+    def stale_cache(self) -> bool:
+        return False
+
+
 # --- subscribing and emitting -----------------------------------------------------
 
 Subscriber = Callable[[DomainEvent], None]

@@ -15,8 +15,9 @@ Limits per the contract:
 - login: also 5 failures per 15 min per IP + email, then that pair is locked
   out for 15 minutes from the 5th failure (correct password or not);
 - a loose per-IP ceiling on everything else (default 3000/min), display
-  WebSocket handshakes included; only health checks, static files and the
-  metrics scrape are exempt.
+  WebSocket handshakes included; exempt: health checks, static files, the
+  metrics scrape, and the views behind a guard that limits per identity and
+  per failure (``identity_guarded``: signed kiosk routes, staff API and pages).
 """
 from __future__ import annotations
 
@@ -87,7 +88,28 @@ def init_security(app: Flask) -> None:
 
     @limiter.request_filter
     def _exempt() -> bool:
-        return is_exempt_path(request.path)
+        return is_exempt_path(request.path) or is_identity_guarded()
+
+
+# Views whose guard verifies a credential, then counts the request against the
+# verified identity's limit (100/min) or, on failure, against the IP's
+# failure limit: the per-IP default would only add a Redis round trip per
+# request (measured: docs/performance.md) and throttle a NAT'd fleet.
+IDENTITY_GUARDED = "_kiosk_identity_guarded"
+
+
+def identity_guarded(view):
+    """Mark a guard's wrapper: every request through it is limited per identity or per failure.
+
+    ``functools.wraps`` copies the mark to the decorators stacked above.
+    """
+    setattr(view, IDENTITY_GUARDED, True)
+    return view
+
+
+def is_identity_guarded() -> bool:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return bool(getattr(view, IDENTITY_GUARDED, False))
 
 
 # Display WebSocket handshakes are not exempt: each one costs a database lookup.
@@ -207,6 +229,86 @@ def hit_identity_limit(identity: str) -> None:
     key = f"identity:{identity}"
     if not _safe_hit(IDENTITY_LIMIT, key):
         raise _too_many(IDENTITY_LIMIT, key)
+
+
+# A signed kiosk request's Redis work, in one round trip (it was four: the
+# per-IP default, the nonce, the identity limit, the last_seen gate):
+# 1. the nonce, SET NX EX: already there -> a replay, nothing else is counted;
+# 2. the identity limit, the moving window of flask-limiter's own script
+#    (limits' acquire_moving_window.lua) on the same key, so Retry-After and
+#    every other reader of that window agree;
+# 3. only if the request is let through: the last_seen gate, SET NX EX.
+# Returns {nonce_fresh, allowed, last_seen_due} as 0/1.
+_SIGNED_GATE_LUA = """
+if not redis.call('set', KEYS[1], 1, 'NX', 'EX', tonumber(ARGV[1])) then
+  return {0, 0, 0}
+end
+if ARGV[2] == '1' then
+  local now, limit, expiry = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+  local entry = redis.call('lindex', KEYS[2], limit - 1)
+  if entry and tonumber(entry) >= now - expiry then
+    return {1, 0, 0}
+  end
+  redis.call('lpush', KEYS[2], ARGV[3])
+  redis.call('ltrim', KEYS[2], 0, limit - 1)
+  redis.call('expire', KEYS[2], expiry)
+end
+if redis.call('set', KEYS[3], 1, 'NX', 'EX', tonumber(ARGV[6])) then
+  return {1, 1, 1}
+end
+return {1, 1, 0}
+"""
+_scripts: dict[int, object] = {}
+
+
+def _limit_storage_key(limit_string: str, key: str) -> str | None:
+    """The Redis key flask-limiter keeps this limit's window under, if it is in the app's Redis."""
+    storage = getattr(limiter.limiter, "storage", None)
+    config = current_app.config
+    if (not hasattr(storage, "prefixed_key") or config.get("RATELIMIT_STRATEGY") != "moving-window"
+            or config.get("RATELIMIT_STORAGE_URI") != config.get("REDIS_URL")):
+        return None
+    return storage.prefixed_key(parse(limit_string).key_for(key))
+
+
+def signed_request_gate(identity: str, nonce_key: str, nonce_ttl: int, gate_key: str, gate_ttl: int,
+                        redis) -> tuple[bool, bool]:
+    """Nonce, identity limit and last_seen gate of a verified device, in one Redis round trip.
+
+    Returns (nonce_fresh, last_seen_due). A stale nonce counts nothing else.
+    Without the app's Redis as the limiter's store (embedded mode, tests with
+    ``memory://``), the same three steps run one by one.
+
+    :raise ApiError 429: past the identity limit (the nonce is spent, as before).
+    :raise redis errors: from the nonce step, as before (a nonce is never skipped).
+    """
+    limit_key = f"identity:{identity}"
+    enabled = _enabled()
+    storage_key = None
+    if not getattr(redis, "embedded", False):
+        # Limits off: the script skips step 2 and never reads this key.
+        storage_key = _limit_storage_key(IDENTITY_LIMIT, limit_key) if enabled else nonce_key
+    if storage_key is None:
+        if not redis.set(nonce_key, 1, nx=True, ex=nonce_ttl):
+            return False, False
+        hit_identity_limit(identity)
+        try:
+            return True, bool(redis.set(gate_key, 1, nx=True, ex=gate_ttl))
+        except Exception:  # noqa: BLE001 - bookkeeping must not fail a payment
+            return True, False
+    client = redis.client
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(_SIGNED_GATE_LUA)
+    item = parse(IDENTITY_LIMIT)
+    fresh, allowed, due = script(keys=[nonce_key, storage_key, gate_key],
+                                 args=[nonce_ttl, "1" if enabled else "0", time.time(), item.amount,
+                                       item.get_expiry(), gate_ttl])
+    if not fresh:
+        return False, False
+    if not allowed:
+        raise _too_many(IDENTITY_LIMIT, limit_key)
+    return True, bool(due)
 
 
 def client_ip() -> str:

@@ -296,7 +296,8 @@ class DisplayUser(User):
         import websocket
 
         _est, token = _take(_displays)
-        url = self.host.replace("http", "ws", 1) + f"/ws/display/{token}"
+        # The display process when the stack runs one (scripts/loadtest), as the proxy routes /ws/.
+        url = os.environ.get("LOAD_DISPLAY_URL", self.host).replace("http", "ws", 1) + f"/ws/display/{token}"
         started = time.time()
         try:
             self.ws = websocket.create_connection(url, timeout=30)

@@ -153,6 +153,11 @@ def clean_slate(request, postgres_app, pg_owner_engine, redis_url):
     from kiosk.cache import reset_outage
 
     reset_outage()
+    # The tables were emptied behind the app's back: so are the per-process
+    # caches of their rows (device ids are reused from test to test).
+    from kiosk.devices import cache as device_cache
+
+    device_cache.listener().drop()
 
 
 def _terminate_others(engine) -> None:

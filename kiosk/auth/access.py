@@ -14,7 +14,7 @@ from jwt.exceptions import ExpiredSignatureError, PyJWTError
 from kiosk.auth.revocation import is_revoked
 from kiosk.errors import ApiError
 from kiosk.extensions import jwt
-from kiosk.security import auth_failure, hit_identity_limit
+from kiosk.security import auth_failure, hit_identity_limit, identity_guarded
 from kiosk.tenancy import set_current_establishment
 
 
@@ -75,7 +75,7 @@ def staff_required(*roles: str) -> Callable:
                 raise ApiError(403, "forbidden", _l("You are not allowed to do this."))
             return view(*args, **kwargs)
 
-        return wrapper
+        return identity_guarded(wrapper)
 
     return decorator
 

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 
 from kiosk.auth.access import authenticate_staff
 from kiosk.errors import ApiError
+from kiosk.security import identity_guarded
 
 
 def _login_redirect():
@@ -53,7 +54,7 @@ def dashboard_page(*roles: str) -> Callable:
                 return refused
             return view(*args, **kwargs)
 
-        return wrapper
+        return identity_guarded(wrapper)
 
     return decorator
 

@@ -29,11 +29,12 @@ from flask_babel import lazy_gettext as _l
 from kiosk.base import TOKEN_SHAPE
 from kiosk.devices import signing
 from kiosk.devices.models import Device
-from kiosk.devices.services import candidate_secrets, decrypt_secret, encrypt_secret
+from kiosk.devices.cache import KnownDevice, known_device
+from kiosk.devices.services import decrypt_secret, encrypt_secret
 from kiosk.errors import ApiError
 from kiosk.extensions import db, redis_client
-from kiosk.security import auth_failure, hit_identity_limit
-from kiosk.tenancy import set_current_establishment, system_scope
+from kiosk.security import auth_failure, identity_guarded, signed_request_gate
+from kiosk.tenancy import set_current_establishment
 
 CLOCK_WINDOW_SECONDS = 300
 NONCE_TTL_SECONDS = 600
@@ -73,7 +74,7 @@ def _decoy_secret() -> str:
     return decrypt_secret(token)
 
 
-def authenticate_device() -> Device:
+def authenticate_device() -> KnownDevice:
     device_id = request.headers.get("X-Device-Id", "")
     timestamp = request.headers.get("X-Timestamp", "")
     nonce = request.headers.get("X-Nonce", "")
@@ -84,13 +85,13 @@ def authenticate_device() -> Device:
     if abs(int(time.time()) - int(timestamp)) > CLOCK_WINDOW_SECONDS:
         raise _refuse(401, "stale_timestamp", _l("The request's clock is too far from the server's."))
 
-    with system_scope():
-        device = db.session.execute(sa.select(Device).where(Device.device_id == device_id)).scalar_one_or_none()
+    # Cached in the process, dropped everywhere on a change (kiosk/devices/cache.py).
+    device = known_device(device_id)
     now = datetime.now(timezone.utc)
     body = request.get_data(cache=True)
     matched = False
     if device is not None:
-        for secret_key in candidate_secrets(device, now):
+        for secret_key in device.candidate_secrets(now):
             expected = signing.sign(secret_key, request.method, signed_path(), device_id, timestamp, nonce, body)
             matched |= signing.signature_matches(expected, signature)
     else:
@@ -101,28 +102,28 @@ def authenticate_device() -> Device:
         raise _refuse(401, "invalid_signature", _l("The request signature is not valid."))
     if device.status != "ACTIVE":
         raise ApiError(403, "device_disabled", _l("This device is disabled."))
-    if not redis_client.set(f"nonce:{device_id}:{nonce}", 1, nx=True, ex=NONCE_TTL_SECONDS):
+    identity = f"device:{device.device_id}"
+    # Nonce, identity limit and last_seen gate: one Redis round trip (kiosk/security.py).
+    fresh, last_seen_due = signed_request_gate(
+        identity, f"nonce:{device_id}:{nonce}", NONCE_TTL_SECONDS,
+        f"last_seen:{device.device_id}", LAST_SEEN_EVERY_SECONDS, redis_client)
+    if not fresh:
         raise _refuse(401, "replayed_request", _l("This request was already received."))
 
     set_current_establishment(device.establishment_id)
     g.device = device
     g.device_id = device.device_id
     g.establishment_id = device.establishment_id
-    g.rate_limit_identity = f"device:{device.device_id}"
-    hit_identity_limit(g.rate_limit_identity)
-    _touch_last_seen(device, now)
+    g.rate_limit_identity = identity
+    if last_seen_due:
+        _touch_last_seen(device, now)
     return device
 
 
-def _touch_last_seen(device: Device, now: datetime) -> None:
-    """Write last_seen at most once a minute per device (a Redis gate, not a DB write per request)."""
-    try:
-        due = redis_client.set(f"last_seen:{device.device_id}", 1, nx=True, ex=LAST_SEEN_EVERY_SECONDS)
-    except Exception:  # noqa: BLE001 - bookkeeping must not fail a payment
-        return
-    if due:
-        db.session.execute(sa.update(Device).where(Device.device_id == device.device_id).values(last_seen=now))
-        db.session.commit()
+def _touch_last_seen(device: KnownDevice, now: datetime) -> None:
+    """Write last_seen; the Redis gate above lets one request per device and minute do it."""
+    db.session.execute(sa.update(Device).where(Device.device_id == device.device_id).values(last_seen=now))
+    db.session.commit()
 
 
 def verify_device_signature(view: Callable) -> Callable:
@@ -131,4 +132,4 @@ def verify_device_signature(view: Callable) -> Callable:
         authenticate_device()
         return view(*args, **kwargs)
 
-    return wrapper
+    return identity_guarded(wrapper)

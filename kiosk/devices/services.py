@@ -22,6 +22,7 @@ from kiosk.audit.services import record as audit
 from kiosk.base import aware, related_class, utcnow
 from kiosk.devices.models import Device, DeviceClaim
 from kiosk.errors import ApiError
+from kiosk.events import DeviceChanged, emit
 from kiosk.extensions import db
 from kiosk.tenancy import get_or_404, require_establishment_id, system_scope, tenant_scope
 
@@ -188,6 +189,7 @@ def set_status(device_id: str, status: str, *, actor_id=None) -> Device:
     device = get_device(device_id)
     if device.status != status:
         device.status = status
+        emit(DeviceChanged(establishment_id=device.establishment_id, device_id=device.device_id))
         audit("device.disabled" if status == "DISABLED" else "device.enabled", actor_id=actor_id,
               target_type="device", target_id=device.device_id, details={"label": device.label})
         db.session.commit()
@@ -206,6 +208,7 @@ def rotate_secret(device_id: str, *, actor_id=None) -> tuple[Device, str]:
     device.previous_secret_encrypted = device.secret_encrypted
     device.secret_encrypted = encrypt_secret(secret_key)
     device.rotated_at = utcnow()
+    emit(DeviceChanged(establishment_id=device.establishment_id, device_id=device.device_id))
     audit("device.secret_rotated", actor_id=actor_id, target_type="device", target_id=device.device_id,
           details={"label": device.label, "previous_valid_until": (device.rotated_at + SECRET_GRACE).isoformat()})
     db.session.commit()

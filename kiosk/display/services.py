@@ -153,11 +153,19 @@ def resolve_token(token: str) -> DisplayRef | None:
             .where(Display.token == token, Display.revoked_at.is_(None))
         ).first()
     if row is None:
+        db.session.rollback()
         return None
     display, establishment = row
-    return DisplayRef(id=display.id, establishment_id=display.establishment_id, label=display.label,
-                      establishment_name=establishment.name, locale=establishment.locale,
-                      timezone=establishment.timezone)
+    ref = DisplayRef(id=display.id, establishment_id=display.establishment_id, label=display.label,
+                     establishment_name=establishment.name, locale=establishment.locale,
+                     timezone=establishment.timezone)
+    # End the read (after copying what the request needs: a rollback expires
+    # the rows). A WebSocket's request context lasts as long as the socket, and
+    # an open transaction would hold a pooled connection until its first
+    # heartbeat: in a 1,000-screen reconnect storm the pool ran dry and
+    # handshakes timed out after 30 s (docs/load-test.md).
+    db.session.rollback()
+    return ref
 
 
 # Per process: when each display's heartbeat was last written. A TV answers a

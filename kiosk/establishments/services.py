@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from babel.numbers import get_currency_precision, list_currencies
 from marshmallow import ValidationError
+from sqlalchemy.exc import NoResultFound
 
 from kiosk.establishments import theme as theme_rules
 from kiosk.establishments.models import Establishment
@@ -53,10 +54,15 @@ def currency_minor_digits(currency: str) -> int:
 
 
 def current_establishment() -> Establishment:
-    """The current tenant's establishment (the tenant filter applies)."""
-    return db.session.execute(
-        sa.select(Establishment).where(Establishment.id == require_establishment_id())
-    ).scalar_one()
+    """The current tenant's establishment (the tenant filter applies).
+
+    From the session's identity map when this request already read it (call-next
+    and issuing asked for it two or three times per request).
+    """
+    establishment = db.session.get(Establishment, require_establishment_id())
+    if establishment is None:
+        raise NoResultFound("the current establishment does not exist")
+    return establishment
 
 
 # --- the calling rule's settings -----------------------------------------------------------

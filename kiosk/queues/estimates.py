@@ -81,12 +81,31 @@ def eta_inputs(queue: Queue, now: datetime, today: date | None = None) -> eta_mo
     calibration harness (tests/queues/simulated_day.py) feeds the same
     ``model_from_history`` the same facts.
     """
+    return eta_inputs_around_call(queue, now, today)[0]
+
+
+def eta_inputs_around_call(queue: Queue, now: datetime, today: date | None = None,
+                           calling_counter: str | None = None) -> tuple[eta_model.EtaModel, eta_model.EtaModel]:
+    """The ETA model now, and as it will be once ``calling_counter`` has called a ticket at ``now``.
+
+    Three statements (the counts in one row of scalar subqueries, the recent
+    service times, the busy counters); call-next used to read four, twice.
+    After the call, that counter is open (even if it had not called within
+    the window) and busy since ``now``; nothing else changes, so call-next
+    needs no second read after its own call.
+    """
     today = today or local_day(current_establishment(), now)
-    counters = db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(Ticket.counter)))
-        .where(Ticket.queue_id == queue.id, Ticket.called_at >= now - eta_model.OPEN_COUNTER_WINDOW,
-               Ticket.counter.is_not(None))
-    ) or 0
+    in_window = sa.and_(Ticket.queue_id == queue.id, Ticket.called_at >= now - eta_model.OPEN_COUNTER_WINDOW,
+                        Ticket.counter.is_not(None))
+    columns = [
+        sa.select(sa.func.count(sa.distinct(Ticket.counter))).where(in_window).scalar_subquery().label("counters"),
+        sa.select(sa.func.count()).select_from(Ticket)
+        .where(Ticket.queue_id == queue.id, Ticket.kind == "VIP", Ticket.created_at >= now - timedelta(hours=1))
+        .scalar_subquery().label("vip"),
+    ]
+    if calling_counter is not None:
+        columns.append(sa.exists().where(in_window, Ticket.counter == calling_counter).label("seen"))
+    counts = db.session.execute(sa.select(*columns)).one()
     durations = [
         (aware(row.served_at) - aware(row.called_at)).total_seconds()
         for row in db.session.execute(
@@ -96,19 +115,22 @@ def eta_inputs(queue: Queue, now: datetime, today: date | None = None) -> eta_mo
             .order_by(Ticket.served_at.desc()).limit(eta_model.RECENT_SERVICE_SAMPLES)
         ).all()
     ]
-    busy = db.session.execute(
+    busy = dict(db.session.execute(
         sa.select(Ticket.counter, sa.func.max(Ticket.called_at))
         .where(Ticket.queue_id == queue.id, Ticket.status == "CALLED", Ticket.service_day == today,
                Ticket.counter.is_not(None), Ticket.called_at.is_not(None))
         .group_by(Ticket.counter)
-    ).all()
-    busy_elapsed = [(now - aware(called_at)).total_seconds() for _counter, called_at in busy]
-    vip_last_hour = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Ticket)
-        .where(Ticket.queue_id == queue.id, Ticket.kind == "VIP", Ticket.created_at >= now - timedelta(hours=1))
-    ) or 0
-    return eta_model.model_from_history(queue.mean_service_seconds, counters, durations, vip_last_hour,
-                                        busy_elapsed)
+    ).all())
+    counters, vip = counts.counters or 0, counts.vip or 0
+
+    def model(open_counters: int, busy_since: dict) -> eta_model.EtaModel:
+        elapsed = [(now - aware(called_at)).total_seconds() for called_at in busy_since.values()]
+        return eta_model.model_from_history(queue.mean_service_seconds, open_counters, durations, vip, elapsed)
+
+    before = model(counters, busy)
+    if calling_counter is None:
+        return before, before
+    return before, model(counters + (0 if counts.seen else 1), {**busy, calling_counter: now})
 
 
 def compute_estimates(queue: Queue, now: datetime | None = None) -> dict:

@@ -29,7 +29,8 @@ from kiosk.extensions import db
 from kiosk.queues import eta as eta_model
 from kiosk.queues.calling import calling_order, next_streak
 from kiosk.queues.estimates import (ESTIMATES_TTL_SECONDS, compute_estimates, current_vip_streak,
-                                    estimates_cache_name, estimates_from, eta_inputs, fairness_of, waiting_list)
+                                    estimates_cache_name, estimates_from, eta_inputs_around_call, fairness_of,
+                                    waiting_list)
 from kiosk.queues.models import Queue, Ticket
 from kiosk.queues.numbering import format_code, local_day, new_tracking_token, next_number, vip_prefix_for
 from kiosk.tenancy import get_or_404, require_establishment_id, system_scope
@@ -85,19 +86,21 @@ def update_queue(queue_id, changes: dict) -> Queue:
 # --- issuing ------------------------------------------------------------------------------
 
 def issue_ticket(queue: Queue, kind: str = "STANDARD", *, transaction_id=None, request_id=None,
-                 device_id: str | None = None, commit: bool = True) -> Ticket:
+                 device_id: str | None = None, commit: bool = True, publish_waiting: bool = True) -> Ticket:
     """Create a WAITING ticket with the next number of the local day.
 
     Publishes the ``ticket`` and ``queue`` events after the commit (the
-    caller's, with ``commit=False``).
+    caller's, with ``commit=False``). With ``publish_waiting=False`` the
+    caller publishes the queue event itself after its commit
+    (``publish_waiting_list``): the payment worker does, so the estimates'
+    work does not delay the payment's commit.
 
     :raise ApiError 409 queue_closed: the queue is not active.
     """
     if not queue.active:
         raise ApiError(409, "queue_closed", _l("This queue is closed."))
-    establishment = db.session.execute(
-        sa.select(Establishment).where(Establishment.id == queue.establishment_id)
-    ).scalar_one()
+    # From the session's identity map when this request already read it.
+    establishment = db.session.get(Establishment, queue.establishment_id)
     day = local_day(establishment)
     number = next_number(queue.id, day, kind)
     ticket = Ticket(queue_id=queue.id, service_day=day, number=number, kind=kind, status="WAITING",
@@ -106,7 +109,7 @@ def issue_ticket(queue: Queue, kind: str = "STANDARD", *, transaction_id=None, r
                     created_at=utcnow(), call_count=0)
     db.session.add(ticket)
     db.session.flush()
-    _publish_ticket(ticket, waiting_changed=True)
+    _publish_ticket(ticket, waiting_changed=publish_waiting, queue=queue)
     if commit:
         db.session.commit()
     return ticket
@@ -163,7 +166,8 @@ def _open_queue(queue_id) -> Queue:
 
 # --- events -------------------------------------------------------------------------------
 
-def _publish_ticket(ticket: Ticket, *, waiting_changed: bool = False, called: bool = False) -> None:
+def _publish_ticket(ticket: Ticket, *, waiting_changed: bool = False, called: bool = False,
+                    queue: Queue | None = None) -> None:
     establishment_id = ticket.establishment_id or require_establishment_id()
     emit(TicketChanged(establishment_id=establishment_id, ticket_id=str(ticket.id), queue_id=str(ticket.queue_id),
                        code=ticket.code, kind=ticket.kind, status=ticket.status, counter=ticket.counter))
@@ -171,7 +175,7 @@ def _publish_ticket(ticket: Ticket, *, waiting_changed: bool = False, called: bo
         emit(TicketCalled(establishment_id=establishment_id, ticket_id=str(ticket.id),
                           queue_id=str(ticket.queue_id), code=ticket.code, kind=ticket.kind, counter=ticket.counter))
     if waiting_changed:
-        _publish_waiting_list(get_queue(ticket.queue_id))
+        _publish_waiting_list(queue if queue is not None else get_queue(ticket.queue_id))
 
 
 def publish_waiting_list(queue: Queue) -> None:
@@ -225,7 +229,10 @@ def call_next(queue: Queue, counter: str, now: datetime | None = None) -> Ticket
     if not waiting:
         return None
     streak = current_vip_streak(queue.id, rules, now, today)
-    step = timedelta(seconds=eta_inputs(queue, now, today).call_interval_seconds)
+    # Read once: the model before the call gives the rule's step, the model
+    # after it (this counter open and busy since now) the queue event's estimates.
+    model_before, model_after = eta_inputs_around_call(queue, now, today, counter)
+    step = timedelta(seconds=model_before.call_interval_seconds)
     # Try in calling order: whoever loses a race takes the next one the rule would pick.
     for candidate in calling_order(waiting, streak, now, rules, step):
         ticket = _lock_candidate(candidate.id)
@@ -241,10 +248,10 @@ def call_next(queue: Queue, counter: str, now: datetime | None = None) -> Ticket
     db.session.flush()
     # The list and streak after this call follow from what was just read: the
     # queue event's estimates need no second read of them (call-next is the
-    # most frequent write). The model is re-read: this counter may be new.
+    # most frequent write), nor of the ETA model (read above as it is after the call).
     left = [t for t in waiting if t.id != ticket.id]
     streak_after = next_streak(streak, ticket.kind, any(t.kind != "VIP" for t in left))
-    estimates = estimates_from(queue, now, rules, left, streak_after, eta_inputs(queue, now, today))
+    estimates = estimates_from(queue, now, rules, left, streak_after, model_after)
     _publish_ticket(ticket, called=True)
     _publish_waiting_list(queue, estimates=estimates)
     db.session.commit()

@@ -171,3 +171,27 @@ def test_worker_and_beat_log_json_and_tasks_carry_the_publishing_request_id(app,
     finally:
         beat.send_signal(signal.SIGTERM)
         beat.wait(20)
+
+
+@pytest.mark.parametrize("text", [
+    "request", "GET", "/iot/payments/123e4567-e89b-12d3-a456-426614174000", "dev_abcdefghijkl",
+    "v1=" + "a" * 64, "Bearer abc.def.ghi", "basic dXNlcjpwYXNz", "eyJhbGciOi.eyJzdWIiOi.sig",
+    "gAAAAABk" + "x" * 40, "secret_key=abc", "PASSWORD: hunter2", "access_token=xyz", "apikey=1",
+    "postgresql://user:pw@host/db", "redis://averyveryverylongtoken@host", "/t/abcdefghijklmnop",
+    "/ws/display/abcdefghijkl", "/display/abcdefghijkl/state.json", "claim_code=ABCD-1234",
+])
+def test_the_fast_path_never_changes_what_scrubbing_gives(text):
+    """Strings with none of the trigger fragments skip the substitutions; the result is the same."""
+    from kiosk.observability import logging as kiosk_logging
+
+    full = text
+    for step in (lambda v: kiosk_logging._SIGNATURE_VALUE.sub("v1=" + kiosk_logging.REDACTED, v),
+                 lambda v: kiosk_logging._BEARER_VALUE.sub(lambda m: m.group(1) + " " + kiosk_logging.REDACTED, v),
+                 lambda v: kiosk_logging._JWT_VALUE.sub(kiosk_logging.REDACTED, v),
+                 lambda v: kiosk_logging._FERNET_VALUE.sub(kiosk_logging.REDACTED, v),
+                 lambda v: kiosk_logging._SECRET_PAIR.sub(lambda m: m.group(1) + kiosk_logging.REDACTED, v),
+                 kiosk_logging.mask_capability_urls,
+                 lambda v: kiosk_logging._DSN_VALUE.sub(
+                     lambda m: (m.group(1) or m.group(2)) + kiosk_logging.REDACTED + "@", v)):
+        full = step(full)
+    assert kiosk_logging.scrub_text(text) == full

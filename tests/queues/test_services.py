@@ -206,3 +206,53 @@ def test_call_next_publishes_the_same_estimates_as_a_fresh_read(scope, monkeypat
         assert payload["next"] == fresh["next"] and payload["waiting"] == len(fresh["order"])
         assert str(called.id) not in fresh["tickets"]
         assert events["called"][0]["ticket"]["code"] == called.code
+
+
+def _statements_during(action) -> list[str]:
+    """The SQL statements ``action`` sends (RLS settings ride on them; begin/commit are not statements)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_call_next_reads_the_queue_once(scope):
+    """call-next is the most frequent staff write: its statements are counted, not left to grow.
+
+    The waiting list, the VIP streak (2), the ETA model (3: counts in one row,
+    service times, busy counters; it was 4, read twice), the candidate's lock
+    and its update: 8, with the establishment and queue already in the
+    session (as in the route).
+    """
+    from kiosk.establishments.services import current_establishment
+
+    queue = queue_of(scope)
+    for _ in range(5):
+        services.issue_ticket(queue)
+    queue = queue_of(scope)
+    current_establishment()
+    statements = _statements_during(lambda: services.call_next(queue, "9"))
+    assert len(statements) <= 8, statements
+
+
+def test_call_next_event_counts_a_counter_that_opens_with_this_call(scope, monkeypatch):
+    """A counter's first call opens it: the estimates the event carries count it, as a fresh read does."""
+    queue = queue_of(scope)
+    for _ in range(4):
+        services.issue_ticket(queue)
+    published = []
+    monkeypatch.setattr(services, "emit", lambda event: published.append(event))
+    now = base.utcnow()
+    services.call_next(queue, "new-counter", now=now)
+    warm = next(event.warm for event in published if event.warm)
+    (sent, _ttl), = warm.values()
+    fresh = estimates.compute_estimates(queue, now)
+    assert sent["counters_open"] == fresh["counters_open"] >= 1
+    assert sent == fresh

@@ -103,7 +103,7 @@ def test_health_and_static_are_exempt(client, world, store):
     for path in ("/health", "/health/ready", "/static/display/sw.js"):
         client.get(path)
     assert not _limit_keys(store, "LIMITER"), store.keys("*")
-    client.get("/api/queues")
+    client.get("/login")
     assert _limit_keys(store, "LIMITER")  # the per-IP ceiling counts ordinary requests
 
 
@@ -112,3 +112,50 @@ def test_the_per_ip_ceiling_is_looser_than_the_identity_limit(app):
 
     ceiling = parse(app.config["RATELIMIT_DEFAULT"])
     assert ceiling.amount / ceiling.get_expiry() > parse(security.IDENTITY_LIMIT).amount / 60
+
+
+def test_guarded_routes_skip_the_per_ip_ceiling(api, world, device_client, store):
+    """Signed kiosk routes and staff routes are limited per identity and per failure, not per IP."""
+    device = device_client(world.a.device_id, world.a.device_secret)
+    assert device.get(f"/iot/payments/{uuid.uuid4()}").status_code == 404
+    api.login(world.a.manager_email)
+    assert api.get("/api/queues").status_code == 200
+    per_ip = [k for k in _limit_keys(store, "LIMITER") if "identity:" not in k and "authfail" not in k
+              and "login" not in k]
+    assert per_ip == []
+    assert _limit_keys(store, "identity:device:") and _limit_keys(store, "identity:user:")
+
+
+def test_a_signed_request_makes_one_redis_round_trip(world, device_client, monkeypatch):
+    """Nonce, identity limit and last_seen gate run as one script (docs/performance.md)."""
+    import redis
+
+    device = device_client(world.a.device_id, world.a.device_secret)
+    path = f"/iot/payments/{uuid.uuid4()}"
+    device.get(path)  # the first request of the minute also writes last_seen
+    sent = []
+    real = redis.Redis.execute_command
+    monkeypatch.setattr(redis.Redis, "execute_command",
+                        lambda self, *args, **kwargs: sent.append(args[0]) or real(self, *args, **kwargs))
+    assert device.get(path).status_code == 404
+    assert sent == ["EVALSHA"], sent
+
+
+def test_the_one_script_keeps_replays_and_limits_exact(world, device_client, store):
+    """A replayed nonce counts nothing; the 101st request is refused and spends its nonce."""
+    from kiosk.devices.signing import signed_headers
+
+    device = device_client(world.a.device_id, world.a.device_secret)
+    path = f"/iot/payments/{uuid.uuid4()}"
+    headers = signed_headers(world.a.device_id, world.a.device_secret, "GET", path)
+    assert device.client.get(path, headers=headers).status_code == 404
+    replay = device.client.get(path, headers=headers)
+    assert (replay.status_code, replay.get_json()["error"]["code"]) == (401, "replayed_request")
+    (window,) = _limit_keys(store, f"identity:device:{world.a.device_id}")
+    assert store.llen(window) == 1  # the replay was not counted
+    for _ in range(99):
+        assert device.get(path).status_code == 404
+    refused = signed_headers(world.a.device_id, world.a.device_secret, "GET", path)
+    _assert_429(device.client.get(path, headers=refused))
+    replay = device.client.get(path, headers=refused)
+    assert replay.get_json()["error"]["code"] == "replayed_request"
