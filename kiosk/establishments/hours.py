@@ -35,17 +35,27 @@ def intervals(opening_hours: dict | None, day: str) -> list[tuple[time, time]]:
     hours = opening_hours or DEFAULT_OPENING_HOURS
     if not isinstance(hours, dict):
         hours = DEFAULT_OPENING_HOURS
-    entries = hours.get(day) or []
-    if entries and not isinstance(entries[0], (list, tuple)):
-        entries = [entries]
     result = []
-    for entry in entries:
-        if not isinstance(entry, (list, tuple)) or len(entry) != 2:
-            continue
-        start, end = _parse_time(entry[0]), _parse_time(entry[1])
+    for start_text, end_text in raw_intervals(hours, day):
+        start, end = _parse_time(start_text), _parse_time(end_text)
         if start is not None and end is not None:
             result.append((start, end))
     return result
+
+
+def raw_intervals(opening_hours, day: str) -> list[tuple]:
+    """One weekday's well-shaped ``(start, end)`` pairs, still as written.
+
+    A single interval or a list of them; anything that is not a pair is
+    skipped. Callers parse the times by their own rule ("24:00" is the last
+    second of the day for a TV, midnight for the service day's closing).
+    """
+    if not isinstance(opening_hours, dict):
+        return []
+    entries = opening_hours.get(day) or []
+    if entries and not isinstance(entries[0], (list, tuple)):
+        entries = [entries]
+    return [tuple(entry) for entry in entries if isinstance(entry, (list, tuple)) and len(entry) == 2]
 
 
 def is_open(opening_hours: dict | None, timezone: str, moment: datetime) -> bool:

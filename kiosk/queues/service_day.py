@@ -21,6 +21,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kiosk.establishments.hours import raw_intervals
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 UTC = timezone.utc
 
@@ -51,17 +53,10 @@ def _parse(value) -> time | None:
 
 def _intervals(opening_hours, weekday: str) -> list[tuple[time, time | None]]:
     """(start, end) of one weekday; an end of None means midnight (``24:00``). Malformed entries are skipped."""
-    if not isinstance(opening_hours, dict):
-        return []
-    entries = opening_hours.get(weekday) or []
-    if entries and not isinstance(entries[0], (list, tuple)):
-        entries = [entries]
     result = []
-    for entry in entries:
-        if not isinstance(entry, (list, tuple)) or len(entry) != 2:
-            continue
-        start, end = _parse(entry[0]), _parse(entry[1])
-        if start is not None and (end is not None or str(entry[1]) == "24:00"):
+    for start_text, end_text in raw_intervals(opening_hours, weekday):
+        start, end = _parse(start_text), _parse(end_text)
+        if start is not None and (end is not None or str(end_text) == "24:00"):
             result.append((start, end))
     return result
 
