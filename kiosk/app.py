@@ -33,6 +33,7 @@ from kiosk.observability import metrics as observability_metrics
 from kiosk.observability import routes as observability_routes
 from kiosk.observability.logging import configure_logging
 from kiosk.payments import metrics as payments_metrics
+from kiosk.payments import polls as payment_polls
 from kiosk.payments import routes as payments_routes
 from kiosk.queues import metrics as queues_metrics
 from kiosk.queues import routes as queues_routes
@@ -90,6 +91,7 @@ def register_subscribers() -> None:
     events.subscribe(display_bus.broadcast)
     events.subscribe(observability_metrics.count_payment, events.PaymentReceived, events.PaymentSettled)
     events.subscribe(device_cache.forget, events.DeviceChanged)
+    events.subscribe(payment_polls.drop_settled, events.PaymentSettled)
     for gauges in (payments_metrics.gauges, queues_metrics.gauges, display_metrics.gauges):
         observability_metrics.register_state_gauges(gauges)
 
