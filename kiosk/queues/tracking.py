@@ -48,7 +48,7 @@ def _index_key(token: str) -> str:
 
 # Per process: token -> (establishment_id, ticket_id). Never stale: a token's pair never changes.
 _located: dict[str, tuple[str, str]] = {}
-_LOCATED_MAX = 100_000
+_LOCATED_MAX = 20_000  # ~5 MB; past it, the Redis index answers (one GET)
 
 
 def _locate(token: str) -> tuple[str, str]:
