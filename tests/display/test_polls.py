@@ -8,12 +8,12 @@ import time
 import uuid
 
 import pytest
-import sqlalchemy as sa
 
 from kiosk import cache
 from kiosk.display import services
 from kiosk.extensions import db
 from kiosk.tenancy import tenant_scope
+from tests.helpers import RedisDown, statements_during
 from tests.display.conftest import call_ticket
 
 
@@ -26,22 +26,6 @@ def no_outage():
 
 def state(client, tenant):
     return client.get(f"/display/{tenant.display_token}/state.json")
-
-
-def statements_during(app, action) -> list[str]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return seen
 
 
 def revoke(app, tenant) -> None:
@@ -112,13 +96,7 @@ def test_each_token_answers_its_own_establishment_only(app, client, world):
 def test_redis_down_falls_back_to_the_database(app, client, world, monkeypatch):
     assert state(client, world.a).status_code == 200
 
-    class Down:
-        def __getattr__(self, name):
-            def fail(*args, **kwargs):
-                raise ConnectionError("redis down")
-            return fail
-
-    monkeypatch.setattr(services, "redis_client", Down())
+    monkeypatch.setattr(services, "redis_client", RedisDown())
     response = state(client, world.a)
     assert response.status_code == 200 and response.get_json()["establishment"]["id"] == world.a.id
     assert cache.redis_in_outage()

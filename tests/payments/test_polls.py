@@ -7,13 +7,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import sqlalchemy as sa
 
 from kiosk import cache
 from kiosk.extensions import db
 from kiosk.payments import ingest, polls, processing
 from kiosk.payments.models import Transaction
 from kiosk.tenancy import tenant_scope
+from tests.helpers import RedisDown, statements_during
 
 
 def make_pending(app, tenant, amount=500, age=timedelta(0)) -> str:
@@ -30,22 +30,6 @@ def make_pending(app, tenant, amount=500, age=timedelta(0)) -> str:
 def settle(app, tid) -> str:
     with app.app_context():
         return processing.process_transaction(tid)
-
-
-def statements_during(app, action) -> list[str]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return seen
 
 
 @pytest.fixture(autouse=True)
@@ -146,13 +130,7 @@ def test_redis_down_falls_back_to_the_database(app, world, kiosk, monkeypatch):
     tid = make_pending(app, world.a)
     kiosk.get(f"/iot/payments/{tid}")
 
-    class Down:
-        def __getattr__(self, name):
-            def fail(*args, **kwargs):
-                raise ConnectionError("redis down")
-            return fail
-
-    monkeypatch.setattr(polls, "redis_client", Down())
+    monkeypatch.setattr(polls, "redis_client", RedisDown())
     settle(app, tid)  # its invalidation fails too
     body = kiosk.get(f"/iot/payments/{tid}").get_json()
     assert body["status"] == "CONFIRMED"

@@ -6,13 +6,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-import sqlalchemy as sa
 
 from kiosk import cache
 from kiosk.extensions import db
 from kiosk.queues import tracking
 from kiosk.queues.models import Ticket
 from kiosk.tenancy import tenant_scope
+from tests.helpers import RedisDown, statements_during
 
 
 @pytest.fixture(autouse=True)
@@ -20,22 +20,6 @@ def no_outage():
     cache.reset_outage()
     yield
     cache.reset_outage()
-
-
-def statements_during(app, action) -> list[str]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return seen
 
 
 def test_a_poll_with_nothing_changed_sends_no_sql_and_the_same_bytes(app, client, tickets):
@@ -93,13 +77,7 @@ def test_redis_down_falls_back_to_the_database(client, tickets, monkeypatch):
     ticket_id, token = tickets.issue()
     client.get(f"/t/{token}.json")
 
-    class Down:
-        def __getattr__(self, name):
-            def fail(*args, **kwargs):
-                raise ConnectionError("redis down")
-            return fail
-
-    monkeypatch.setattr(tracking, "redis_client", Down())
+    monkeypatch.setattr(tracking, "redis_client", RedisDown())
     tickets.act(ticket_id, "cancel")  # its invalidation reaches Redis (another client): irrelevant here
     response = client.get(f"/t/{token}.json")
     assert response.status_code == 200 and response.get_json()["ticket"]["status"] == "CANCELLED"
