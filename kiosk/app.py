@@ -26,6 +26,7 @@ from kiosk.display import bus as display_bus
 from kiosk.display import metrics as display_metrics
 from kiosk.display import routes as display_routes
 from kiosk.display import services as display_services
+from kiosk.display import tokens as display_tokens
 from kiosk.errors import register_errorhandlers
 from kiosk.establishments import routes as establishments_routes
 from kiosk.i18n import init_i18n
@@ -89,6 +90,8 @@ def register_blueprints(app: Flask) -> None:
 def register_subscribers() -> None:
     """Side effects follow the domain events; the order is the order they run after a commit."""
     events.subscribe(cache.drop_stale_entries)
+    # Tokens forgotten before the open sockets are dropped, so a dropped TV cannot reconnect from a cache.
+    events.subscribe(display_tokens.forget, events.DisplayRevoked)
     events.subscribe(display_bus.broadcast)
     events.subscribe(observability_metrics.count_payment, events.PaymentReceived, events.PaymentSettled)
     events.subscribe(device_cache.forget, events.DeviceChanged)

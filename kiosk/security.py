@@ -28,6 +28,7 @@ from flask import Flask, current_app, request
 from flask_babel import lazy_gettext as _l
 from flask_talisman import Talisman
 from limits import parse
+from werkzeug.datastructures import Headers
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kiosk.errors import ApiError
@@ -56,6 +57,56 @@ CSP = {
 }
 
 
+class _OncePerKindTalisman(Talisman):
+    """Talisman whose headers are computed once per kind of response, then copied.
+
+    Talisman rebuilds every header (the CSP string above all) on each
+    response, ~100 µs. What it sends depends only on the view's
+    ``@talisman(...)`` options and on whether the request came over HTTPS
+    (HSTS), so the list is computed by Talisman itself, once per (endpoint,
+    HTTPS) in this process, and copied onto each response after that. A
+    nonce-based CSP differs per request and is never cached.
+    tests/security/test_headers_cached.py proves the headers are Talisman's own.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        self._options: dict = {}
+        self._headers: dict = {}
+        super().__init__(*args, **kwargs)
+
+    def _get_local_options(self):
+        # Per endpoint: a view's options never change once it is registered.
+        endpoint = request.endpoint
+        options = self._options.get(endpoint)
+        if options is None:
+            options = self._options[endpoint] = super()._get_local_options()
+        return options
+
+    def _set_response_headers(self, response):
+        options = self._get_local_options()
+        if options["content_security_policy_nonce_in"]:
+            return super()._set_response_headers(response)
+        key = (request.endpoint, request.is_secure or request.headers.get("X-Forwarded-Proto", "http") == "https")
+        headers = self._headers.get(key)
+        if headers is None:
+            computed = Headers()
+            super()._set_response_headers(_HeadersOnly(computed))
+            headers = self._headers[key] = list(computed.items())
+        target = response.headers
+        for name, value in headers:
+            target[name] = value
+        return response
+
+
+class _HeadersOnly:
+    """What Talisman's header setters touch of a response."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self, headers: Headers) -> None:
+        self.headers = headers
+
+
 def init_security(app: Flask) -> None:
     proxies = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
     if proxies:
@@ -66,7 +117,7 @@ def init_security(app: Flask) -> None:
     # One Talisman per app: it keeps its settings on itself, and tests build
     # apps with different settings in one process. The shared instance in
     # extensions stays for the per-view ``@talisman(...)`` decorator.
-    app.extensions["talisman"] = Talisman(
+    app.extensions["talisman"] = _OncePerKindTalisman(
         app,
         content_security_policy=CSP,
         force_https=bool(app.config.get("FORCE_HTTPS")),

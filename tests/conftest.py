@@ -156,8 +156,10 @@ def clean_slate(request, postgres_app, pg_owner_engine, redis_url):
     # The tables were emptied behind the app's back: so are the per-process
     # caches of their rows (device ids are reused from test to test).
     from kiosk.devices import cache as device_cache
+    from kiosk.display import tokens as display_tokens
 
     device_cache.listener().drop()
+    display_tokens.listener().drop()
 
 
 def _terminate_others(engine) -> None:

@@ -11,6 +11,13 @@ Pongs (and connecting) refresh ``last_heartbeat``, throttled to one write
 a minute per process; a revoked display is dropped at that point at the
 latest (normally at once, through the event bus).
 
+A reconnect storm (the display process restarted under 1,000 TVs) is what
+this handshake is built for (docs/performance.md, "Display reconnect storm"):
+the token comes from the process's cache (``tokens``); screens of one
+establishment that connect together share one snapshot build (``_shared_snapshot``)
+and one heartbeat UPDATE (``_note_connected``), so no handshake waits for a
+pooled connection behind 999 others.
+
 However a connection ends (silent, revoked, closed by the screen), its socket
 is shut down before the handler returns: a frozen TV whose TCP stack still
 acknowledges would otherwise keep the socket, its buffers and any flusher
@@ -20,7 +27,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+import uuid
 
 from flask import Flask
 
@@ -44,14 +53,99 @@ def snapshot_for_push(establishment_id: str) -> tuple[str, int]:
 hub.snapshot_builder = snapshot_for_push
 
 
+class _Build:
+    """One snapshot being built; screens that ask meanwhile wait for it."""
+
+    __slots__ = ("seq", "done", "result")
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.done = threading.Event()
+        self.result: tuple[str, int] | None = None
+
+
+_builds: dict[str, _Build] = {}
+_builds_lock = threading.Lock()
+
+
+def _shared_snapshot(establishment_id) -> tuple[str, int]:
+    """``services.snapshot_json``, built once for the screens of an establishment that ask together.
+
+    The memo there serves a snapshot once built; this covers the time it is
+    being built, when 20 screens of a restarted process would otherwise
+    start 20 builds. A screen joins a build only if the establishment's seq
+    is the one the build started from (no event numbered since), the same
+    rule as the memo; otherwise, or if the build failed, it builds its own.
+    """
+    key = str(establishment_id)
+    seq = services.current_seq(establishment_id)
+    with _builds_lock:
+        build = _builds.get(key)
+        leader = build is None or build.seq != seq
+        if leader:
+            build = _builds[key] = _Build(seq)
+    if not leader:
+        build.done.wait(timeout=10.0)
+        if build.result is not None and build.result[1] == seq:
+            return build.result
+        return services.snapshot_json(establishment_id)
+    try:
+        build.result = services.snapshot_json(establishment_id)
+        return build.result
+    finally:
+        with _builds_lock:
+            if _builds.get(key) is build:
+                del _builds[key]
+        build.done.set()
+
+
 def _send_snapshot(client: Client, ref: services.DisplayRef) -> None:
     client.hold()
     try:
-        text, seq = services.snapshot_json(ref.establishment_id)
+        text, seq = _shared_snapshot(ref.establishment_id)
     finally:
         # A WebSocket lives for hours: never sit on a pooled connection.
         db.session.remove()
     client.release(text_frame(text.encode()), seq)
+
+
+# Screens that just connected, by establishment, waiting for the batched heartbeat write.
+CONNECT_BATCH_SECONDS = 1.0
+_connected: dict[uuid.UUID, dict[uuid.UUID, list[Client]]] = {}
+_connected_lock = threading.Lock()
+_writer_scheduled = False
+
+
+def _note_connected(client: Client, ref: services.DisplayRef, app: Flask) -> None:
+    """The connect heartbeat, written with those of the other screens connecting meanwhile.
+
+    One UPDATE per establishment every ``CONNECT_BATCH_SECONDS`` instead of
+    one transaction per screen; a display found revoked is dropped then.
+    """
+    global _writer_scheduled
+    with _connected_lock:
+        _connected.setdefault(ref.establishment_id, {}).setdefault(ref.id, []).append(client)
+        if _writer_scheduled:
+            return
+        _writer_scheduled = True
+    threading.Thread(target=_write_connected, args=(app,), name="display-connects", daemon=True).start()
+
+
+def _write_connected(app: Flask) -> None:
+    global _connected, _writer_scheduled
+    time.sleep(CONNECT_BATCH_SECONDS)
+    with _connected_lock:
+        batch, _connected, _writer_scheduled = _connected, {}, False
+    with app.app_context():
+        for establishment_id, screens in batch.items():
+            try:
+                active = services.record_heartbeats(establishment_id, list(screens))
+            finally:
+                db.session.remove()
+            for display_id, clients in screens.items():
+                if display_id not in active:
+                    for client in clients:
+                        client.kill("revoked")
 
 
 def _alive(ref: services.DisplayRef) -> bool:
@@ -71,9 +165,7 @@ def serve_display(ws, ref: services.DisplayRef, app: Flask) -> None:
     reason = "closed"
     try:
         _send_snapshot(client, ref)
-        if not _alive(ref):
-            reason = "revoked"
-            return
+        _note_connected(client, ref, app)
         last_heard = time.monotonic()
         next_ping = last_heard + interval
         while client.alive:

@@ -6,7 +6,7 @@ from flask import (Blueprint, Response, abort, current_app, g, redirect, render_
 from flask_babel import get_locale
 
 from kiosk.auth.access import authenticate_staff, manager_required
-from kiosk.display import services
+from kiosk.display import services, tokens
 from kiosk.display.protocol import serve_display
 from kiosk.display.schemas import DisplayCreatedSchema, DisplayLabelSchema, DisplayListSchema, DisplaySchema
 from kiosk.errors import ApiError, NotFound
@@ -103,7 +103,7 @@ def _resolve_socket_token() -> None:
     # unknown or revoked token here, while a plain 404 is still possible.
     if request.endpoint != "display.display_socket":
         return
-    ref = services.resolve_token((request.view_args or {}).get("token", ""))
+    ref = tokens.resolve((request.view_args or {}).get("token", ""))
     if ref is None:
         # A failed display token counts like any failed authentication (per IP).
         raise auth_failure(NotFound())

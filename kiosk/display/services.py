@@ -261,6 +261,35 @@ def record_heartbeat(display_id: uuid.UUID, establishment_id: uuid.UUID, *, forc
     return result.rowcount > 0
 
 
+def record_heartbeats(establishment_id: uuid.UUID, display_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """``record_heartbeat`` for screens of one establishment that connected together: one UPDATE.
+
+    Returns the displays still active (a revoked one is absent: the caller
+    drops it). Those written within the minute are not written again and
+    count as active, as in ``record_heartbeat``; so does everyone when the
+    database fails.
+    """
+    now = time.monotonic()
+    due = [d for d in display_ids
+           if (last := _heartbeat_written.get(d)) is None or now - last >= HEARTBEAT_WRITE_SECONDS]
+    if not due:
+        return set(display_ids)
+    try:
+        with tenant_scope(establishment_id):
+            written = set(db.session.scalars(
+                sa.update(Display).where(Display.id.in_(due), Display.revoked_at.is_(None))
+                .values(last_heartbeat=utcnow()).returning(Display.id)
+            ))
+            db.session.commit()
+    except Exception:  # noqa: BLE001
+        db.session.rollback()
+        log.warning("display heartbeats not recorded", extra={"establishment_id": str(establishment_id)})
+        return set(display_ids)
+    for display_id in written:  # spread over the next half-minute, as above
+        _heartbeat_written[display_id] = now - random.uniform(0, HEARTBEAT_WRITE_SECONDS / 2)
+    return written | (set(display_ids) - set(due))
+
+
 def current_seq(establishment_id) -> int:
     """The establishment's last event number; 0 when Redis cannot say.
 
