@@ -16,6 +16,7 @@ behind the same NAT as a misbehaving neighbour always passes.
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from datetime import datetime, timezone
@@ -32,9 +33,12 @@ from kiosk.devices.models import Device
 from kiosk.devices.cache import KnownDevice, known_device, reread
 from kiosk.devices.services import decrypt_secret, encrypt_secret
 from kiosk.errors import ApiError
+from kiosk.events import after_commit
 from kiosk.extensions import db, redis_client
 from kiosk.security import auth_failure, identity_guarded, signed_request_gate
 from kiosk.tenancy import set_current_establishment
+
+log = logging.getLogger(__name__)
 
 CLOCK_WINDOW_SECONDS = 300
 NONCE_TTL_SECONDS = 600
@@ -88,7 +92,7 @@ def _signature_matches(device: KnownDevice | None, now: datetime, device_id: str
     return matched
 
 
-def authenticate_device() -> KnownDevice:
+def authenticate_device(defer_last_seen: bool = False) -> KnownDevice:
     device_id = request.headers.get("X-Device-Id", "")
     timestamp = request.headers.get("X-Timestamp", "")
     nonce = request.headers.get("X-Nonce", "")
@@ -128,20 +132,63 @@ def authenticate_device() -> KnownDevice:
     g.establishment_id = device.establishment_id
     g.rate_limit_identity = identity
     if last_seen_due:
-        _touch_last_seen(device, now)
+        _touch_last_seen(device, now, commit=not defer_last_seen)
     return device
 
 
-def _touch_last_seen(device: KnownDevice, now: datetime) -> None:
-    """Write last_seen; the Redis gate above lets one request per device and minute do it."""
-    db.session.execute(sa.update(Device).where(Device.device_id == device.device_id).values(last_seen=now))
-    db.session.commit()
+_LAST_SEEN_PENDING = "_kiosk_last_seen_pending"
+_LAST_SEEN = Device.__table__
+
+
+def _touch_last_seen(device: KnownDevice, now: datetime, commit: bool = True) -> None:
+    """Write last_seen; the Redis gate above lets one request per device and minute do it.
+
+    Deferred (the guard's own wrapper), the UPDATE joins the view's transaction
+    and commits with it: a payment then costs one transaction, not two (each
+    with a pool checkout and its ping, docs/performance.md "Ingest pipeline").
+    """
+    # Core, on the session's connection: RLS applies; the ORM's update machinery has nothing to do here.
+    db.session.connection().execute(
+        sa.update(_LAST_SEEN).where(_LAST_SEEN.c.device_id == device.device_id,
+                                    _LAST_SEEN.c.establishment_id == device.establishment_id)
+        .values(last_seen=now))
+    if commit:
+        db.session.commit()
+        return
+    setattr(g, _LAST_SEEN_PENDING, (device, now))
+    after_commit(lambda: g.pop(_LAST_SEEN_PENDING, None))
+
+
+def _commit_last_seen(failed: bool) -> None:
+    """After the view: commit a deferred last_seen the view did not commit itself.
+
+    A view that failed has its work rolled back first: only last_seen is written.
+    """
+    pending = g.pop(_LAST_SEEN_PENDING, None)
+    if pending is None:
+        return
+    try:
+        if failed:
+            db.session.rollback()
+            _touch_last_seen(*pending)
+        else:
+            db.session.commit()
+    except Exception as exc:  # noqa: BLE001 - bookkeeping must not fail (or mask) the answer
+        log.warning("last_seen not written", extra={"device_id": pending[0].device_id,
+                                                     "error": type(exc).__name__})
+        db.session.rollback()
 
 
 def verify_device_signature(view: Callable) -> Callable:
     @wraps(view)
     def wrapper(*args, **kwargs):
-        authenticate_device()
-        return view(*args, **kwargs)
+        authenticate_device(defer_last_seen=True)
+        try:
+            response = view(*args, **kwargs)
+        except BaseException:
+            _commit_last_seen(failed=True)
+            raise
+        _commit_last_seen(failed=False)
+        return response
 
     return identity_guarded(wrapper)
