@@ -32,7 +32,13 @@ from kiosk.local_cache import LocalCache
 from kiosk.tenancy import system_scope
 
 CHANNEL = "devices:changed"
-TTL_SECONDS = 10.0
+# Long enough to matter: a kiosk pays every few minutes, so at 10 s every
+# payment missed and paid a SELECT and a Fernet decryption (~1.5-3 ms of CPU
+# under load, docs/performance.md "Ingest pipeline"). Pub/sub drops an entry
+# within milliseconds; the TTL only bounds a message lost while its listener
+# stayed subscribed (a resubscription empties the cache), and the guard
+# re-reads the row before refusing a signature (a rotation is never late).
+TTL_SECONDS = 300.0
 
 _cache = LocalCache(CHANNEL, TTL_SECONDS)
 
@@ -73,6 +79,12 @@ def _load(device_id: str) -> KnownDevice | None:
 def known_device(device_id: str) -> KnownDevice | None:
     """The device, from this process's cache or the database; None if unknown."""
     return _cache.get_or_load(device_id, lambda: _load(device_id), current_app._get_current_object())
+
+
+def reread(device_id: str) -> KnownDevice | None:
+    """The device from the database, replacing this process's copy (a signature failed against it)."""
+    _cache.drop(device_id)
+    return known_device(device_id)
 
 
 def forget(event: DeviceChanged) -> None:

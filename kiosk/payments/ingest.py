@@ -29,6 +29,7 @@ from kiosk.errors import ApiError, NotFound
 from kiosk.establishments.models import Establishment
 from kiosk.events import PaymentReceived, emit
 from kiosk.extensions import db, redis_client
+from kiosk.payments import broker
 from kiosk.payments.models import Transaction
 from kiosk.queues.models import Ticket
 from kiosk.queues.presentation import describe_ticket
@@ -162,6 +163,8 @@ def enqueue_processing(transaction_id) -> bool:
     """Hand a payment to the worker; never raises (the sweeper is the safety net)."""
     celery = current_app.extensions["celery"]
     try:
+        if broker.push_task(celery, PROCESS_TASK, [str(transaction_id)]):
+            return True
         celery.tasks[PROCESS_TASK].apply_async(
             args=[str(transaction_id)],
             # One quick retry for a blip; a real outage is the sweeper's job,

@@ -55,6 +55,22 @@ def test_the_ttl_is_the_safety_net(app, world, signed, owner_engine, monkeypatch
     assert signed(world.a.device_id, world.a.device_secret, body=BODY).code == "device_disabled"
 
 
+def test_a_rotation_whose_message_was_lost_is_accepted_at_once(app, world, signed, owner_engine):
+    """The cached row still has the old secret; the guard reads the row again before refusing."""
+    from kiosk.devices.services import encrypt_secret
+
+    signed(world.a.device_id, world.a.device_secret, body=BODY)
+    assert device_cache.listener().wait_until_listening(5)
+    assert signed(world.a.device_id, world.a.device_secret, body=BODY).status == 200  # cached now
+    new_secret = "f" * 64
+    with app.app_context(), owner_engine.begin() as conn:  # behind the app: no DeviceChanged, no message
+        conn.execute(sa.text("UPDATE devices SET secret_encrypted = :s WHERE device_id = :d"),
+                     {"s": encrypt_secret(new_secret), "d": world.a.device_id})
+    assert signed(world.a.device_id, new_secret, body=BODY).status == 200
+    refused = signed(world.a.device_id, "0" * 64, body=BODY)
+    assert (refused.status, refused.code) == (401, "invalid_signature")
+
+
 def test_disable_enable_and_rotate_through_the_api_apply_at_once_in_this_process(world, api, signed):
     device_id, secret = world.a.device_id, world.a.device_secret
     assert signed(device_id, secret, body=BODY).status == 200
