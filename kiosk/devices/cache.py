@@ -32,13 +32,15 @@ from kiosk.local_cache import LocalCache
 from kiosk.tenancy import system_scope
 
 CHANNEL = "devices:changed"
-# Long enough to matter: a kiosk pays every few minutes, so at 10 s every
-# payment missed and paid a SELECT and a Fernet decryption (~1.5-3 ms of CPU
-# under load, docs/performance.md "Ingest pipeline"). Pub/sub drops an entry
-# within milliseconds; the TTL only bounds a message lost while its listener
-# stayed subscribed (a resubscription empties the cache), and the guard
-# re-reads the row before refusing a signature (a rotation is never late).
-TTL_SECONDS = 300.0
+# Short, as a safety net should be, but not 10 s: at 10 s every payment of a
+# kiosk missed, paying a SELECT and a Fernet decryption (~1.5-3 ms of CPU
+# under load, docs/performance.md "Ingest pipeline"). A payment's status polls
+# (every 0.5 s) and a busy kiosk's next payment hit within a minute. Pub/sub
+# drops an entry within milliseconds; the TTL only bounds a message lost while
+# its listener stayed subscribed (a resubscription empties the cache, and a
+# silent Redis stops the cache from serving), and the guard re-reads the row
+# before refusing a signature (a rotation is never late).
+TTL_SECONDS = 60.0
 
 _cache = LocalCache(CHANNEL, TTL_SECONDS)
 
