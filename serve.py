@@ -29,9 +29,6 @@ import os
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
-
-
 def _bind() -> tuple[str, int]:
     bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '5000')}")
     host, port = bind.rsplit(":", 1)
@@ -152,7 +149,6 @@ def main(argv: list[str]) -> None:
     from granian.constants import Interfaces
 
     target = argv[0] if argv else "wsgi:app"
-    sys.path.insert(0, ROOT)
     clean_metrics_directory()
     server = Granian(
         target,

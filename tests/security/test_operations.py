@@ -154,6 +154,26 @@ def test_the_web_process_behind_a_proxy_survives_a_crash_and_stops_on_sigterm(da
         json.loads(line)  # the server's lines, the crash and the stop included, are JSON
 
 
+def test_the_web_process_hands_the_app_the_request_keys_only(monkeypatch, tmp_path):
+    """granian copies os.environ into every request's environ; serve.py takes it back out."""
+    import importlib.util
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # serve.py sets it when unset
+    monkeypatch.setenv("SECRET_KEY", "process-secret-" + "x" * 32)
+    monkeypatch.setenv("HTTP_X_FROM_THE_PROCESS", "not-a-header")
+    monkeypatch.setenv("HTTP_X_BOTH", "process-value")
+    spec = importlib.util.spec_from_file_location("kiosk_serve", ROOT / "serve.py")
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
+    seen: dict = {}
+    app = serve.without_process_environment(lambda environ, start_response: seen.update(environ) or [])
+    request = {"REQUEST_METHOD": "GET", "PATH_INFO": "/health", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "5000", "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http",
+               "HTTP_HOST": "kiosk.example", "HTTP_X_BOTH": "client-value"}
+    app(dict(os.environ) | request, None)  # as granian builds it (granian/wsgi.py)
+    assert seen == request
+
+
 def test_rotate_device_keys_reencrypts_every_secret_with_the_newest_key(app, runner, world, device_client,
                                                                           owner_engine):
     import json
