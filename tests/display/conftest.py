@@ -67,7 +67,8 @@ class GunicornServer:
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [os.path.join(ROOT, self.command[0]), *self.command[1:]], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+            [os.path.join(ROOT, self.command[0]), *self.command[1:]],
+            cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
