@@ -1,8 +1,10 @@
-"""gunicorn settings for the web process (HTTP and display WebSockets).
+"""gunicorn settings for the display process (the TVs' WebSockets and pages).
 
 gevent holds many idle WebSockets cheaply; psycogreen makes psycopg2 yield
 during queries. worker_connections is a hard cap per worker: keep it above
 the number of TVs plus concurrent HTTP requests (see docs/performance.md).
+The web process (HTTP) runs under granian instead: serve.py, which does
+what this file does for its server.
 """
 import glob
 import multiprocessing

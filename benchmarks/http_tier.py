@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/http_tier.py --duration 40
 
 Starts every variant at once, each on its own port, all serving the real app
-(``wsgi:app``, production settings, two worker processes each, as the
-Procfile's ``web`` on this 2-core machine) against one throwaway Postgres
+(``wsgi:app``, production settings, two worker processes each, one per
+core of this 2-core machine) against one throwaway Postgres
 database and a leased Redis db. The same closed-loop client (``--procs``
 processes x ``--threads`` keep-alive connections) then loads each variant
 for ``--duration`` seconds in total, in ``--rounds`` slices taken in turns, so
@@ -17,7 +17,8 @@ PENDING: no Celery worker runs) so every slice sees the same data.
 
 Prints, per variant: req/s, p50/p95/p99 latency, non-2xx, and the server CPU
 per request (the variant's processes plus its Postgres backends, from /proc),
-and each variant's req/s as a ratio of gunicorn gevent's (the Procfile's).
+and each variant's req/s as a ratio of gunicorn gevent's (the Procfile's
+``web`` until granian replaced it: ``serve.py``, the ``granian`` variant).
 Not a test: run it by hand; figures go to docs/performance.md.
 """
 from __future__ import annotations
@@ -50,8 +51,9 @@ VARIANTS = {
                          {"GUNICORN_WORKER_CLASS": "gthread", "WEB_CONCURRENCY": "2"}),
     "gunicorn-sync": ([f"{VENV}/gunicorn", "-c", "gunicorn.conf.py", "benchmarks.tier_app:app"],
                       {"GUNICORN_WORKER_CLASS": "sync", "WEB_CONCURRENCY": "2"}),
-    "granian": ([f"{VENV}/granian", "--interface", "wsgi", "--workers", "2", "--blocking-threads", "8",
-                 "--host", "127.0.0.1", "--port", "{port}", "--no-ws", "--log-level", "warning", "benchmarks.tier_app:app"], {}),
+    # The Procfile's web process: its launcher, its defaults (2 workers, 8 threads).
+    "granian": ([f"{VENV}/python", "serve.py", "benchmarks.tier_app:app"],
+                {"WEB_CONCURRENCY": "2", "WEB_THREADS": "8"}),
 }
 
 # The load test's HTTP mix, by weight (kiosk_load.py: devices poll their

@@ -163,7 +163,9 @@ class DeviceSession:
         return self.transport(method, path, body, self.headers_for(method, path, body))
 
     def backoff(self, attempt: int, reply: Reply | None) -> float:
-        retry_after = (reply.headers.get("Retry-After") if reply is not None else None)
+        # Header names are case-insensitive: granian (the web process) sends them in lower case.
+        retry_after = next((value for name, value in (reply.headers.items() if reply is not None else ())
+                            if name.lower() == "retry-after"), None)
         if retry_after and str(retry_after).isdigit():
             return min(float(retry_after), self.backoff_cap * 4)
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** attempt)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from kiosk.devices import cache as device_cache
 from kiosk.devices.signing import signed_headers
-from tests.display.conftest import gunicorn_server  # noqa: F401 - the fixture
+from tests.display.conftest import gunicorn_server, web_server  # noqa: F401 - the fixtures
 from tests.factories import PASSWORD
 
 BODY = b'{"amount":500}'
@@ -136,9 +136,11 @@ def _seconds_until(address: str, device_id: str, secret: str, wanted) -> float:
 
 
 @pytest.mark.slow
-def test_every_web_process_refuses_a_disabled_device_within_a_second(world, api, gunicorn_server):
+def test_every_web_process_refuses_a_disabled_device_within_a_second(world, api, web_server, gunicorn_server):
     device_id, secret = world.a.device_id, world.a.device_secret
-    servers = [gunicorn_server(), gunicorn_server()]
+    # The web process (granian: the cache's listener is a thread) and the
+    # display process (gunicorn gevent: a greenlet); the same app in both.
+    servers = [web_server(), web_server(), gunicorn_server()]
     authenticated = (404, "not_found")  # a payment id it never sent: signed in, nothing there
     for server in servers:
         for _ in range(3):  # both processes hold the device in their caches

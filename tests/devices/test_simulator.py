@@ -63,8 +63,9 @@ def test_retries_keep_the_transaction_id_with_a_fresh_nonce_and_backoff():
         assert ceiling * 0.5 <= delay <= ceiling
 
 
-def test_a_429_waits_as_long_as_retry_after_says():
-    transport = Scripted(Reply(429, {"Retry-After": "7"}, b""), Reply(200, {}, b"{}"))
+@pytest.mark.parametrize("name", ["Retry-After", "retry-after"])  # granian sends header names in lower case
+def test_a_429_waits_as_long_as_retry_after_says(name):
+    transport = Scripted(Reply(429, {name: "7"}, b""), Reply(200, {}, b"{}"))
     session, sleeps = _session(transport)
     assert session.request("GET", "/iot/payments/x").status == 200
     assert sleeps == [7.0]

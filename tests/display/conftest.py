@@ -1,5 +1,6 @@
-"""Display fixtures: a live server (in-process Werkzeug, or gunicorn in a
-subprocess that a test may kill and restart), and a way to call a ticket
+"""Display fixtures: a live server (in-process Werkzeug, or gunicorn, the
+display process, or serve.py, the web process, in a subprocess that a test
+may kill and restart), and a way to call a ticket
 that does exactly what the queue service does after commit (update the row,
 publish "ticket" and "called"), so these tests do not depend on the queue
 routes.
@@ -38,7 +39,10 @@ def live_server(app):
 
 
 class GunicornServer:
-    """``gunicorn -c gunicorn.conf.py`` (gevent, one worker) on a fixed port."""
+    """``gunicorn -c gunicorn.conf.py`` (gevent, one worker: the display process) on a fixed port."""
+
+    name = "gunicorn"
+    command = (".venv/bin/gunicorn", "-c", "gunicorn.conf.py", "tests.display.server_app:app")
 
     def __init__(self, database_url: str, redis_url: str | None, **settings):
         self.port = free_port()
@@ -46,7 +50,7 @@ class GunicornServer:
         self.redis_url = redis_url
         self.settings = settings
         self.process: subprocess.Popen | None = None
-        self.log_path = os.path.join(ROOT, "test-artifacts", f"gunicorn-{self.port}.log")
+        self.log_path = os.path.join(ROOT, "test-artifacts", f"{self.name}-{self.port}.log")
 
     @property
     def address(self) -> str:
@@ -63,18 +67,18 @@ class GunicornServer:
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [os.path.join(ROOT, ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "tests.display.server_app:app"],
+            [os.path.join(ROOT, self.command[0]), *self.command[1:]],
             cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
-        deadline = time.time() + 30
+        deadline = time.time() + 60
         while time.time() < deadline:
             try:
                 urllib.request.urlopen(f"http://{self.address}/health", timeout=1)
                 return self
             except Exception:  # noqa: BLE001
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"gunicorn exited; see {self.log_path}")
+                    raise RuntimeError(f"{self.name} exited; see {self.log_path}")
                 time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not start; see {self.log_path}")
+        raise RuntimeError(f"{self.name} did not start; see {self.log_path}")
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:
@@ -93,15 +97,35 @@ class GunicornServer:
         return [int(p) for p in out.split()]
 
 
-@pytest.fixture
-def gunicorn_server(database_url, redis_url):
+class WebServer(GunicornServer):
+    """``serve.py`` (granian, one worker: the web process) on a fixed port."""
+
+    name = "web"
+    command = (".venv/bin/python", "serve.py", "tests.display.server_app:app")
+
+
+def _servers(kind, database_url, redis_url):
     servers = []
 
     def start(redis=redis_url, **settings) -> GunicornServer:
-        server = GunicornServer(database_url, redis, **settings).start()
+        server = kind(database_url, redis, **settings).start()
         servers.append(server)
         return server
 
+    return start, servers
+
+
+@pytest.fixture
+def gunicorn_server(database_url, redis_url):
+    start, servers = _servers(GunicornServer, database_url, redis_url)
+    yield start
+    for server in servers:
+        server.kill()
+
+
+@pytest.fixture
+def web_server(database_url, redis_url):
+    start, servers = _servers(WebServer, database_url, redis_url)
     yield start
     for server in servers:
         server.kill()

@@ -55,10 +55,11 @@ class Http:
              timeout: float = 10):
         request = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
         try:
+            # Headers as the message object: names are case-insensitive (granian sends them in lower case).
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, dict(response.headers), response.read()
+                return response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
+            return error.code, error.headers, error.read()
 
     def json(self, method: str, path: str, payload=None, headers=None):
         body = json.dumps(payload).encode() if payload is not None else None
@@ -93,13 +94,13 @@ def _wait(predicate, timeout: float, message: str):
 
 @pytest.fixture(scope="module")
 def faulty_stack():
-    """gunicorn (gevent, as in production) on a private Postgres and a private Redis."""
+    """The Procfile's web process (serve.py: granian) on a private Postgres and a private Redis."""
     redis = PrivateRedis().start()
     pg = PrivatePostgres().init().start()
     port = free_port()
     env = _env(pg, redis, port)
     process = None
-    log_path = ROOT / "test-artifacts" / f"health-gunicorn-{port}.log"
+    log_path = ROOT / "test-artifacts" / f"health-web-{port}.log"
     log_path.parent.mkdir(exist_ok=True)
     try:
         subprocess.run([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "db", "upgrade", "heads"], cwd=ROOT,
@@ -109,7 +110,7 @@ def faulty_stack():
         _cli(env, "create-user", "--establishment", establishment["id"], "--email", "ops@example.test",
              "--password", "correct horse battery", "--role", "manager")
         with open(log_path, "ab") as log:
-            process = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+            process = subprocess.Popen([str(ROOT / ".venv/bin/python"), "serve.py"],
                                        cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
         http = Http(f"http://127.0.0.1:{port}")
 
@@ -117,10 +118,10 @@ def faulty_stack():
             try:
                 return http.call("GET", "/health", timeout=1)[0] == 200
             except OSError:
-                assert process.poll() is None, f"gunicorn exited; see {log_path}"
+                assert process.poll() is None, f"the web process exited; see {log_path}"
                 return False
 
-        _wait(up, 30, f"gunicorn did not start; see {log_path}")
+        _wait(up, 60, f"the web process did not start; see {log_path}")
         status, _, body = http.json("POST", "/auth/login", {"email": "ops@example.test",
                                                              "password": "correct horse battery"})
         assert status == 200, body
@@ -220,7 +221,7 @@ def test_stopping_postgres_under_load_answers_503_never_500_and_recovers(faulty_
 
 @pytest.mark.slow
 def test_the_web_process_logs_only_json_lines(faulty_stack):
-    """gunicorn's own lines and the app's, through outages included: one JSON object per line."""
+    """The server's own lines (granian's) and the app's, through outages included: one JSON object per line."""
     faulty_stack["http"].call("GET", "/api/queues", headers={"X-Request-ID": "json-lines-0123456789"})
     lines = _wait(lambda: [line for line in faulty_stack["log"].read_text().splitlines() if line.strip()]
                   if "json-lines-0123456789" in faulty_stack["log"].read_text() else None, 10, "no request line")
@@ -230,7 +231,8 @@ def test_the_web_process_logs_only_json_lines(faulty_stack):
             parsed.append(json.loads(line))
         except ValueError:
             pytest.fail(f"non-JSON line from the web process: {line[:200]}")
-    assert any(entry.get("logger", "").startswith("gunicorn") for entry in parsed)
+    assert any(entry.get("logger", "").startswith("_granian") and "Spawning worker" in entry.get("message", "")
+               for entry in parsed)  # the server's lines are there, in JSON
     assert any(entry.get("request_id") == "json-lines-0123456789" and "duration_ms" in entry for entry in parsed)
 
 

@@ -151,13 +151,16 @@ def test_a_database_outage_does_not_break_the_scrape(metrics_app, client, monkey
 
 
 @pytest.mark.slow
-def test_gunicorn_workers_are_summed_in_one_scrape(database_url, redis_url, tmp_path):
+def test_web_workers_are_summed_in_one_scrape(database_url, redis_url, tmp_path):
+    """The Procfile's web process (serve.py: granian, two worker processes) counts every request once."""
+    stale = tmp_path / "histogram_999999.db"  # a previous run's samples: cleaned at start, never summed
+    stale.write_bytes(b"stale")
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "KIOSK_ENV": "test",
            "SECRET_KEY": "test-secret-key-" + "x" * 32, "DEVICE_SECRET_KEYS": DEVICE_KEY,
-           "WEB_CONCURRENCY": "2", "GUNICORN_WORKER_CLASS": "sync", "BIND": f"127.0.0.1:{port}",
+           "WEB_CONCURRENCY": "2", "WEB_THREADS": "2", "BIND": f"127.0.0.1:{port}",
            "METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "RATELIMIT_ENABLED": "0"}
-    process = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+    process = subprocess.Popen([str(ROOT / ".venv/bin/python"), "serve.py"],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -169,20 +172,25 @@ def test_gunicorn_workers_are_summed_in_one_scrape(database_url, redis_url, tmp_
         served += 1
 
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 get_health()
                 break
             except OSError:
-                assert time.monotonic() < deadline and process.poll() is None, "gunicorn did not start"
+                assert time.monotonic() < deadline and process.poll() is None, "the web process did not start"
                 time.sleep(0.1)
-        # Concurrent requests until both sync workers have served some (one request at a time each).
+        assert not stale.exists()
+        # Concurrent requests until both workers have served some: each worker's
+        # file (histogram_<pid>.db) holds the label of every route it timed.
         from concurrent.futures import ThreadPoolExecutor
 
-        deadline = time.monotonic() + 30
+        def workers_that_served() -> int:
+            return sum(b'"/health"' in path.read_bytes() for path in tmp_path.glob("histogram_*.db"))
+
+        deadline = time.monotonic() + 60
         with ThreadPoolExecutor(8) as pool:
-            while len({p.name for p in tmp_path.glob("histogram_*.db")}) < 2:
+            while workers_that_served() < 2:
                 assert time.monotonic() < deadline, "only one worker ever answered"
                 list(pool.map(lambda _: get_health(), range(16)))
         request = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
@@ -193,4 +201,4 @@ def test_gunicorn_workers_are_summed_in_one_scrape(database_url, redis_url, tmp_
         assert total == served  # every request counted once, whichever worker served it
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(20)
+        process.wait(30)
