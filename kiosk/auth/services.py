@@ -151,6 +151,11 @@ def authenticate(email: str, password: str, *, refuse_when_busy: bool = False) -
     with system_scope():
         user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
         establishment = user.establishment if user else None
+    # Give the connection back before the hash: a burst of logins waiting for
+    # the hashing pool would otherwise hold the whole connection pool (seen in
+    # benchmarks/login_burst.py: QueuePool timeouts, 500s). Nothing was written;
+    # the rows stay loaded (expire_on_commit=False).
+    db.session.commit()
     if user is None:
         try:
             if _DUMMY_HASH is None:

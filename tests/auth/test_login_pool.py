@@ -126,3 +126,19 @@ def test_under_gevent_a_burst_runs_one_hash_at_a_time_and_the_loop_stays_free():
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_login_holds_no_database_connection_while_it_waits_for_the_hash(client, world, monkeypatch):
+    """40 logins queued for the hash must not hold 40 pooled connections (pool timeouts for every route)."""
+    from kiosk.extensions import db
+
+    real, seen = hashing.verify, []
+
+    def verify(*args, **kwargs):
+        seen.append(db.session.in_transaction())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashing, "verify", verify)
+    assert client.post("/auth/login", json={"email": world.a.agent_email, "password": PASSWORD}).status_code == 200
+    assert client.post("/auth/login", json={"email": "nobody@example.com", "password": "x"}).status_code == 401
+    assert seen == [False, False]
