@@ -8,10 +8,11 @@ in at opening then gives the loop thread a tenth of a core, and every other
 request and screen of the worker crawls (docs/performance.md, "Login burst").
 
 So at most ``PASSWORD_HASH_THREADS`` hashes run at once per process (default
-1: with one worker per core, logins then take at most about half the CPU),
-those threads run at a lower scheduling priority (``PASSWORD_HASH_NICE``:
-the loop wins the core whenever it has work), and the others wait their
-turn. Past ``PASSWORD_HASH_QUEUE`` waiting, ``verify(..., refuse_when_busy=True)``
+1: with one worker per core, the loop then shares its core with one hash,
+not ten), and the others wait their turn. ``PASSWORD_HASH_NICE`` can lower
+those threads' scheduling priority so the loop wins the core outright; it is
+0 by default because on a busy host the hashes then lose to every other
+process too (measured: logins starved past 2 minutes). Past ``PASSWORD_HASH_QUEUE`` waiting, ``verify(..., refuse_when_busy=True)``
 raises ``Busy`` at once (the API login answers 429 ``rate_limited`` with
 Retry-After) instead of making the caller wait many seconds. Nothing was
 checked then, so it is not a failed login. ``PASSWORD_HASH_THREADS=0``
@@ -31,7 +32,7 @@ from kiosk.concurrency import _gevent_patched, off_loop
 
 T = TypeVar("T")
 
-DEFAULTS = {"PASSWORD_HASH_THREADS": 1, "PASSWORD_HASH_QUEUE": 32, "PASSWORD_HASH_NICE": 10}
+DEFAULTS = {"PASSWORD_HASH_THREADS": 1, "PASSWORD_HASH_QUEUE": 32, "PASSWORD_HASH_NICE": 0}
 
 
 class Busy(Exception):

@@ -135,7 +135,7 @@ def test_a_login_holds_no_database_connection_while_it_waits_for_the_hash(client
     real, seen = hashing.verify, []
 
     def verify(*args, **kwargs):
-        seen.append(db.session.in_transaction())
+        seen.append(db.session().in_transaction())
         return real(*args, **kwargs)
 
     monkeypatch.setattr(hashing, "verify", verify)
