@@ -127,6 +127,11 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
         "RATELIMIT_HEADERS_ENABLED": env.get("RATELIMIT_HEADERS_ENABLED", "0") == "1",
         "RATELIMIT_SWALLOW_ERRORS": True,
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
+        # Password hashes per web process at once, how many may wait, and their
+        # threads' nice value (kiosk/auth/hashing.py; 0 threads: unbounded, as before).
+        "PASSWORD_HASH_THREADS": int(env.get("PASSWORD_HASH_THREADS", "1")),
+        "PASSWORD_HASH_QUEUE": int(env.get("PASSWORD_HASH_QUEUE", "32")),
+        "PASSWORD_HASH_NICE": int(env.get("PASSWORD_HASH_NICE", "0")),
         # Fault-test hook, never honoured in production: hold each payment's
         # processing transaction open this long (the SIGKILL-mid-payment test).
         # Comma-separated networks allowed to scrape /metrics without the token.

@@ -12,11 +12,14 @@ round trip, with two ways out for a stale entry:
 - **a short TTL** as the safety net for a publish that never arrived.
 
 And one guarantee for the gap in between: a process serves from its dict only
-while its listener is subscribed. Before the subscription is confirmed, after
-Redis drops it, or in a process whose listener died, every read goes to the
-source, and the dict is emptied on each (re)subscription, since messages sent
-while it was down are lost. So an outage costs speed, never a stale answer
-past the TTL.
+while its listener is subscribed *and heard from Redis lately*. The listener
+pings Redis every ``HEARTBEAT_SECONDS`` on its subscription; before the
+subscription is confirmed, after Redis drops it, in a process whose listener
+died, or when Redis has answered nothing for ``SILENCE_SECONDS`` (a hung
+server or a cut link that closed no socket, which TCP keepalive would notice
+only after a minute), every read goes to the source. The dict is emptied on
+each (re)subscription, since messages sent while it was down are lost. So an
+outage costs speed, never a stale answer past a few seconds.
 
 Under gunicorn's gevent workers the listener is a greenlet (threading is
 patched); after a fork it is started again in the child, lazily.
@@ -35,6 +38,10 @@ log = logging.getLogger(__name__)
 
 _MISSING = object()
 
+HEARTBEAT_SECONDS = 1.0
+# Two heartbeats missed, with room for a busy event loop: then the dict is not trusted.
+SILENCE_SECONDS = 3.0
+
 
 class LocalCache:
     def __init__(self, channel: str, ttl_seconds: float, max_entries: int = 100_000) -> None:
@@ -48,6 +55,8 @@ class LocalCache:
         self._stopping = threading.Event()
         self._redis_url: str | None = None
         self._embedded_client = None
+        # monotonic time of the last thing the listener heard from Redis (a pong at least).
+        self._heard_at = 0.0
         # Bumped by every drop: a value read from the source before a drop is
         # not stored after it (the read may predate the writer's commit).
         self._generation = 0
@@ -62,19 +71,24 @@ class LocalCache:
         """
         self._ensure_listening(app)
         now = time.monotonic()
-        if self._subscribed.is_set():
+        if self._live(now):
             entry = self._entries.get(key)
             if entry is not None and entry[0] > now:
                 return entry[1]
         generation = self._generation
         value = load()
-        if value is not None and self._subscribed.is_set():
+        if value is not None and self._live(now):
             with self._lock:
                 if generation == self._generation:
                     if len(self._entries) >= self.max_entries:
                         self._entries.clear()
                     self._entries[key] = (now + self.ttl, value)
         return value
+
+    def _live(self, now: float) -> bool:
+        """Whether an invalidation sent now would reach this process's listener."""
+        return self._subscribed.is_set() and (self._embedded_client is not None
+                                              or now - self._heard_at < SILENCE_SECONDS)
 
     # --- invalidating ---------------------------------------------------------------------
 
@@ -145,10 +159,19 @@ class LocalCache:
             try:
                 pubsub = self._pubsub()
                 pubsub.subscribe(self.channel)
+                pinged_at = time.monotonic()
                 while not self._stopping.is_set():
-                    message = pubsub.get_message(timeout=1.0)
+                    if self._embedded_client is None and time.monotonic() - pinged_at >= HEARTBEAT_SECONDS:
+                        pubsub.ping()
+                        pinged_at = time.monotonic()
+                    message = pubsub.get_message(timeout=HEARTBEAT_SECONDS / 2)
                     if not message:
                         continue
+                    heard_at = time.monotonic()
+                    if heard_at - self._heard_at >= SILENCE_SECONDS:
+                        # Back from a silence: whatever was missed meanwhile, start empty.
+                        self.drop()
+                    self._heard_at = heard_at
                     if message.get("type") == "subscribe":
                         # Whatever was published while we were away is lost: start empty.
                         self.drop()

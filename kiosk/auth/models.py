@@ -5,10 +5,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from kiosk.auth import hashing
 from kiosk.base import TenantMixin, utcnow
-from kiosk.concurrency import off_loop
 from kiosk.extensions import db
 
 ROLES = ("manager", "agent")
@@ -37,7 +36,8 @@ class User(TenantMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         # Werkzeug 3 defaults to scrypt: slow and salted.
-        self.password_hash = off_loop(generate_password_hash, password)
+        self.password_hash = hashing.hash_password(password)
 
-    def check_password(self, password: str) -> bool:
-        return off_loop(check_password_hash, self.password_hash, password)
+    def check_password(self, password: str, *, refuse_when_busy: bool = False) -> bool:
+        """:raise hashing.Busy: with ``refuse_when_busy``, when this process's hashing pool is full."""
+        return hashing.verify(self.password_hash, password, refuse_when_busy=refuse_when_busy)

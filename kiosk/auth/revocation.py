@@ -21,8 +21,21 @@ accepts a revoked token:
   out a departing agent during any Redis outage.
 
 A deactivated or deleted user is cached as ``-1``: no token matches it.
-This module is the one place the rule lives (a later in-process cache goes
-in front of ``current_version``).
+
+In front of Redis, each process keeps the versions it read
+(``kiosk.local_cache``, as the device rows), so a staff request costs no
+round trip. A writer drops the user's copy in its own process at once and in
+every other one through Redis pub/sub, *before* its commit as well as after
+it: another process that reloads on the first message finds the new version
+already in Redis, so in practice it refuses the old tokens before the
+revocation even commits; the window is at most the delivery time of the
+message (milliseconds; ``tests/auth/test_revocation_cache.py`` measures it
+with two real processes). A process whose subscription is down, not yet
+confirmed, or silent (no answer to its heartbeat) does not serve its copies:
+it reads Redis, then the database, as above. ``LOCAL_TTL_SECONDS`` is the
+safety net for a lost message.
+
+This module is the one place the rule lives.
 """
 from __future__ import annotations
 
@@ -30,10 +43,12 @@ import logging
 import uuid
 
 import sqlalchemy as sa
+from flask import current_app
 
 from kiosk.auth.models import User
 from kiosk.cache import note_redis_failure, redis_in_outage
 from kiosk.extensions import db, redis_client
+from kiosk.local_cache import LocalCache
 from kiosk.tenancy import system_scope
 
 log = logging.getLogger(__name__)
@@ -41,6 +56,11 @@ log = logging.getLogger(__name__)
 # One database read per active user per minute at most; bounds the partition window above.
 CACHE_SECONDS = 60
 NO_VERSION = -1
+CHANNEL = "auth:ver:changed"
+# A lost invalidation is served at most this long by a process that stayed subscribed.
+LOCAL_TTL_SECONDS = 5.0
+
+_local = LocalCache(CHANNEL, LOCAL_TTL_SECONDS)
 
 
 def version_key(user_id) -> str:
@@ -61,6 +81,11 @@ def _database_version(user_id) -> int:
 
 def current_version(user_id) -> int:
     """The version a token of this user must carry; ``NO_VERSION`` if none may."""
+    key = str(user_id)
+    return _local.get_or_load(key, lambda: _shared_version(key), current_app._get_current_object())
+
+
+def _shared_version(user_id) -> int:
     # A Redis that hangs would cost its timeout on every request: after one
     # failure the database decides alone for a few seconds (kiosk/cache.py).
     if redis_in_outage():
@@ -97,12 +122,21 @@ def is_revoked(claims: dict) -> bool:
 
 
 def publish_version(user_id, version: int) -> bool:
-    """Overwrite the cached version (before and after the commit that changes it)."""
+    """Overwrite the cached version (before and after the commit that changes it).
+
+    Redis first, then the processes' copies: a process that drops its copy
+    and reloads must find the new version already there.
+    """
     try:
         redis_client.set(version_key(user_id), version, ex=CACHE_SECONDS)
-        return True
     except Exception:  # noqa: BLE001
+        # The same Redis would refuse the publish too (one timeout is enough):
+        # the other processes' copies then expire by their TTL, well within
+        # the Redis entry's own window documented above.
+        _local.drop(str(user_id))
         return False
+    _local.invalidate(str(user_id), redis_client)
+    return True
 
 
 def forget_version(user_id) -> None:
@@ -111,3 +145,9 @@ def forget_version(user_id) -> None:
         redis_client.delete(version_key(user_id))
     except Exception:  # noqa: BLE001
         log.error("revocation cache unreachable after a rollback", extra={"user_id": str(user_id)})
+    _local.invalidate(str(user_id), redis_client)
+
+
+def local_cache() -> LocalCache:
+    """The process's copies (tests wait for its listener, or drop it)."""
+    return _local

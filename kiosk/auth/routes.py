@@ -43,7 +43,9 @@ def login() -> dict:
     data = login_schema.load(json_body())
     check_login_lockout(data["email"])
     try:
-        return token_schema.dump(services.authenticate(data["email"], data["password"]))
+        return token_schema.dump(services.authenticate(data["email"], data["password"], refuse_when_busy=True))
+    except services.LoginBusy:
+        raise  # no password was checked: not a failure
     except ApiError:
         record_login_failure(data["email"])
         record_auth_failure()

@@ -11,7 +11,7 @@ from flask_jwt_extended import create_access_token
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.audit.services import record as audit
-from kiosk.auth import revocation
+from kiosk.auth import hashing, revocation
 from kiosk.auth.models import User
 from kiosk.base import related_class
 from kiosk.errors import ApiError
@@ -130,27 +130,51 @@ def _commit_version(user: User, *, bump: bool) -> None:
                              revocation.CACHE_SECONDS, extra={"user_id": str(user.id)})
 
 
-def authenticate(email: str, password: str) -> dict:
+class LoginBusy(ApiError):
+    """No password was checked: this process already has a full queue of them (not a failed login)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(429, "rate_limited", _l("Too many requests; slow down."),
+                         headers={"Retry-After": str(retry_after)})
+
+
+def authenticate(email: str, password: str, *, refuse_when_busy: bool = False) -> dict:
     """Return the token body for good credentials.
 
     :raise ApiError 401 invalid_credentials: wrong password or unknown email,
         answered the same way and in about the same time.
+    :raise LoginBusy: with ``refuse_when_busy``, too many logins already
+        waiting for their password check in this process (kiosk.auth.hashing).
     """
     global _DUMMY_HASH
     email = email.strip().lower()
     with system_scope():
         user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
         establishment = user.establishment if user else None
+    # Give the connection back before the hash: a burst of logins waiting for
+    # the hashing pool would otherwise hold the whole connection pool (seen in
+    # benchmarks/login_burst.py: QueuePool timeouts, 500s). Nothing was written;
+    # the rows stay loaded (expire_on_commit=False).
+    db.session.commit()
     if user is None:
-        if _DUMMY_HASH is None:
-            _DUMMY_HASH = User(email="", role="agent")
-            _DUMMY_HASH.set_password(uuid.uuid4().hex)
-        _DUMMY_HASH.check_password(password)
+        try:
+            if _DUMMY_HASH is None:
+                _DUMMY_HASH = hashing.hash_password(uuid.uuid4().hex, refuse_when_busy=refuse_when_busy)
+            hashing.verify(_DUMMY_HASH, password, refuse_when_busy=refuse_when_busy)
+        except hashing.Busy as busy:
+            raise LoginBusy(busy.retry_after) from None
         raise ApiError(401, "invalid_credentials", _l("Wrong email or password."))
     # A deactivated account answers exactly like a wrong password: no oracle.
-    if not user.check_password(password) or not user.active:
+    if not _check(user, password, refuse_when_busy) or not user.active:
         raise ApiError(401, "invalid_credentials", _l("Wrong email or password."))
     return issue_token(user, establishment)
+
+
+def _check(user: User, password: str, refuse_when_busy: bool) -> bool:
+    try:
+        return user.check_password(password, refuse_when_busy=refuse_when_busy)
+    except hashing.Busy as busy:
+        raise LoginBusy(busy.retry_after) from None
 
 
 def issue_token(user: User, establishment) -> dict:
