@@ -140,6 +140,9 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
         # from that many hops); 0 = none, headers ignored.
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
         "FORCE_HTTPS": env.get("FORCE_HTTPS", "1" if production else "0") == "1",
+        # 1: the payment worker publishes each payment's queue event itself, one
+        # recomputation per payment (before issue 18); the benchmark's "before".
+        "QUEUE_EVENTS_INLINE": env.get("QUEUE_EVENTS_INLINE", "0") == "1",
         "CELERY": {
             "broker_url": redis_url or "memory://",
             "result_backend": None,

@@ -216,12 +216,12 @@ def _running_key(queue_id) -> str:
 def publish_waiting_list_soon(queue: Queue) -> None:
     """The queue event for a change already committed, at most once per queue per ``COALESCE_SECONDS``.
 
-    Tasks run in-process (the embedded default, eager tests) or Redis or the
-    broker failing: published now, as before coalescing. Commits its own
+    Tasks run in-process (the embedded default, eager tests), QUEUE_EVENTS_INLINE
+    set, or Redis or the broker failing: published now, as before coalescing. Commits its own
     transaction (which delivers the event); the caller's work is committed.
     """
     celery = current_app.extensions["celery"]
-    if celery.conf.task_always_eager:
+    if celery.conf.task_always_eager or current_app.config.get("QUEUE_EVENTS_INLINE"):
         _publish_now(queue)
         return
     try:
