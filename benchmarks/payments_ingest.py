@@ -23,7 +23,22 @@ ceiling is raised (the load generator is one IP).
    what else the machine is doing.
 2. Latency: ``--rate`` payments/s (default 10) to the full app for
    ``--latency-seconds``; latency = ``updated_at - created_at`` of each
-   CONFIRMED row (stamped by the ingest, then by the worker's commit).
+   CONFIRMED row (stamped by the ingest before its INSERT, then by the
+   worker just before its commit). One phase per waiting-list size
+   (``--latency-waiting``, default 30 and 600: the throughput phase leaves
+   550-760 VIP tickets waiting, and every queue event recomputes the whole
+   list) and per way of publishing the payments' queue events
+   (``--latency-modes``: ``inline``, one recomputation per payment in the
+   payment worker, as before issue 18's coalescing, via QUEUE_EVENTS_INLINE=1;
+   ``coalesced``, at most one per queue per 100 ms in a task of its own). The
+   list is held at its size during the phase (a thread cancels the oldest
+   tickets beyond it every 0.5 s, as counters calling at the arrival rate
+   would). The worker is restarted for each phase under
+   ``benchmarks/latency_probe.py``, which stamps when it received and ran each
+   task: the breakdown shows ingest -> worker received (ingest commit, Celery
+   publish, broker), received -> started (waiting for a free pool process),
+   started -> CONFIRMED stamp (the task's own work), and the runs of the
+   queue-event task.
 
 Not a test: run it by hand; figures go to docs/performance.md.
 """
@@ -104,8 +119,8 @@ def start_gunicorn(env: dict, port: int, log) -> subprocess.Popen:
     return process
 
 
-def start_worker(env: dict, log) -> subprocess.Popen:
-    cmd = [os.path.join(ROOT, ".venv/bin/celery"), "-A", "celery_worker.celery_app", "worker", "--loglevel=WARNING",
+def start_worker(env: dict, log, app_module: str = "celery_worker.celery_app") -> subprocess.Popen:
+    cmd = [os.path.join(ROOT, ".venv/bin/celery"), "-A", app_module, "worker", "--loglevel=WARNING",
            f"--concurrency={env.get('WORKER_CONCURRENCY', '2')}", "-O", "fair"]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
 
@@ -263,9 +278,59 @@ def pct(values: list[float], q: float) -> float:
 
 # --- latency ------------------------------------------------------------------------------------
 
-def latency_run(port: int, devices: list[tuple[str, str]], rate: float, seconds: float, database_url: str) -> dict:
+def set_waiting(app, database_url: str, size: int) -> int:
+    """Cancel the oldest waiting tickets beyond ``size``, or issue STANDARD ones up to it; the count."""
     import sqlalchemy as sa
 
+    from kiosk.extensions import db
+    from kiosk.queues.models import Queue
+    from kiosk.queues.services import issue_ticket
+    from kiosk.tenancy import system_scope, tenant_scope
+
+    trim_waiting(database_url, size)
+    with app.app_context():
+        with system_scope():
+            queue = db.session.execute(sa.select(Queue)).scalars().first()
+            waiting = db.session.execute(sa.text("SELECT count(*) FROM tickets WHERE status = 'WAITING'")).scalar()
+        with tenant_scope(queue.establishment_id):
+            for _ in range(size - waiting):
+                issue_ticket(queue, "STANDARD", commit=False, publish_waiting=False)
+            db.session.commit()
+    return max(size, waiting)
+
+
+def trim_waiting(database_url: str, size: int, engine=None) -> None:
+    import sqlalchemy as sa
+
+    own = engine is None
+    engine = engine or sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE tickets SET status = 'CANCELLED', finished_at = now() WHERE id IN ("
+            "SELECT id FROM tickets WHERE status = 'WAITING' ORDER BY created_at DESC OFFSET :size)"),
+            {"size": size})
+    if own:
+        engine.dispose()
+
+
+def hold_waiting(database_url: str, size: int) -> tuple[threading.Event, threading.Thread]:
+    """Keep the waiting list at ``size`` (counters calling at the arrival rate) until the event is set."""
+    import sqlalchemy as sa
+
+    done = threading.Event()
+
+    def run() -> None:
+        engine = sa.create_engine(database_url)
+        while not done.wait(0.5):
+            trim_waiting(database_url, size, engine)
+        engine.dispose()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return done, thread
+
+
+def post_payments(port: int, devices: list[tuple[str, str]], rate: float, seconds: float) -> tuple[list, dict]:
     from kiosk.devices.signing import signed_headers
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -287,10 +352,59 @@ def latency_run(port: int, devices: list[tuple[str, str]], rate: float, seconds:
         response.read()
         statuses[response.status] = statuses.get(response.status, 0) + 1
         ids.append(tid)
+    return ids, statuses
+
+
+def _ms(values: list[float]) -> dict:
+    if not values:
+        return {"p50": None, "p99": None}
+    return {"p50": round(pct(values, 50) * 1000, 1), "p99": round(pct(values, 99) * 1000, 1)}
+
+
+def task_stamps(redis_url: str) -> list[dict]:
+    """What benchmarks/latency_probe.py recorded, and forget it."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter("bench:task:*", count=1000))
+    stamps = []
+    for key in keys:
+        fields = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
+        for name in ("received", "start", "end"):
+            if name in fields:
+                fields[name] = float(fields[name])
+        stamps.append(fields)
+    if keys:
+        client.delete(*keys)
+    return stamps
+
+
+def warm_worker(app, redis_url: str, tasks: int = 6, timeout: float = 90) -> None:
+    """Wait until the fresh worker has run a few tasks (payments unknown to it: a no-op each), so
+    neither its start-up nor its pool processes' first task lands in the measured phase."""
+    celery = app.extensions["celery"]
+    for _ in range(tasks):
+        celery.send_task("payments.process_transaction", args=[str(uuid.uuid4())])
+    deadline = time.time() + timeout
+    done: list[dict] = []
+    while time.time() < deadline:
+        done += [s for s in task_stamps(redis_url) if "end" in s]
+        if len(done) >= tasks:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the worker did not start")
+
+
+def latency_run(port: int, devices: list[tuple[str, str]], rate: float, seconds: float, database_url: str,
+                redis_url: str) -> dict:
+    import sqlalchemy as sa
+
+    ids, statuses = post_payments(port, devices, rate, seconds)
     engine = sa.create_engine(database_url)
-    query = sa.text("SELECT status, EXTRACT(EPOCH FROM (updated_at - created_at)) AS seconds FROM transactions "
+    query = sa.text("SELECT transaction_id::text AS tid, status, EXTRACT(EPOCH FROM created_at) AS created, "
+                    "EXTRACT(EPOCH FROM updated_at) AS updated FROM transactions "
                     "WHERE transaction_id = ANY(CAST(:ids AS uuid[]))")
-    deadline = time.time() + 30
+    deadline = time.time() + 60
     while True:
         with engine.connect() as db:
             found = db.execute(query, {"ids": ids}).all()
@@ -298,19 +412,42 @@ def latency_run(port: int, devices: list[tuple[str, str]], rate: float, seconds:
             break
         time.sleep(0.5)
     engine.dispose()
-    confirmed = sorted(float(row.seconds) * 1000 for row in found if row.status == "CONFIRMED")
+    time.sleep(1)  # the last queue-event runs
+    rows = {row.tid: row for row in found if row.status == "CONFIRMED"}
+    confirmed = sorted((float(row.updated) - float(row.created)) * 1000 for row in rows.values())
+    stamps = task_stamps(redis_url)
+    payments = {s["arg"]: s for s in stamps if s.get("name") == "payments.process_transaction" and "arg" in s}
+    segments: dict[str, list[float]] = {"ingest->received": [], "received->started": [], "started->confirmed": [],
+                                        "confirmed->task end": []}
+    for tid, row in rows.items():
+        stamp = payments.get(tid)
+        if not stamp or not {"received", "start", "end"} <= stamp.keys():
+            continue
+        created, updated = float(row.created), float(row.updated)
+        segments["ingest->received"].append(stamp["received"] - created)
+        segments["received->started"].append(stamp["start"] - stamp["received"])
+        segments["started->confirmed"].append(updated - stamp["start"])
+        segments["confirmed->task end"].append(stamp["end"] - updated)
+    publishes = [s for s in stamps if s.get("name") == "queues.publish_waiting_list" and "end" in s]
+    outcomes: dict[str, int] = {}
+    for s in publishes:
+        outcomes[s.get("result", "?")] = outcomes.get(s.get("result", "?"), 0) + 1
     return {"payments": len(ids), "confirmed": len(confirmed), "http_statuses": statuses,
             "other": {s: sum(1 for r in found if r.status == s) for s in ("PENDING", "FAILED")},
             "p50_ms": round(pct(confirmed, 50), 1) if confirmed else None,
             "p99_ms": round(pct(confirmed, 99), 1) if confirmed else None,
             "max_ms": round(confirmed[-1], 1) if confirmed else None,
-            "mean_ms": round(statistics.mean(confirmed), 1) if confirmed else None}
+            "mean_ms": round(statistics.mean(confirmed), 1) if confirmed else None,
+            "breakdown_ms": {name: _ms(values) for name, values in segments.items()},
+            "queue_event_runs": outcomes,
+            "queue_event_run_ms": _ms([s["end"] - s["start"] for s in publishes
+                                       if s.get("result") == "published"])}
 
 
 def purge_broker(redis_url: str) -> None:
     import redis
 
-    redis.Redis.from_url(redis_url).delete("celery")
+    redis.Redis.from_url(redis_url).delete("celery", "queue-events")
 
 
 # --- main ------------------------------------------------------------------------------------------
@@ -325,6 +462,10 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=400)
     parser.add_argument("--rate", type=float, default=10)
     parser.add_argument("--latency-seconds", type=float, default=20)
+    parser.add_argument("--latency-waiting", type=int, nargs="+", default=[30, 600],
+                        help="waiting-list sizes held during the latency phases")
+    parser.add_argument("--latency-modes", nargs="+", default=["inline", "coalesced"],
+                        choices=["inline", "coalesced"], help="how payments publish their queue event")
     parser.add_argument("--targets", nargs="+", default=["bare", "skeleton", "full"], choices=list(TARGETS))
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args()
@@ -374,10 +515,27 @@ def main() -> None:
         results = [merge(target, parts, args.duration) for target, parts in slices.items()]
         for result in results:
             print(json.dumps(result), flush=True)
-        purge_broker(redis_url)
-        time.sleep(3)  # let the worker finish what it had taken
-        latency = latency_run(port, devices, args.rate, args.latency_seconds, database_url)
-        print(json.dumps({"latency": latency}), flush=True)
+        latencies = []
+        for size in args.latency_waiting:
+            for mode in args.latency_modes:
+                # A fresh worker per phase: nothing of the previous one's backlog, the probe's stamps on.
+                stop(worker)
+                purge_broker(redis_url)
+                task_stamps(redis_url)
+                waiting = set_waiting(app, database_url, size)
+                worker = start_worker({**env, "DATABASE_URL": database_url + "?application_name=bench-worker",
+                                       "QUEUE_EVENTS_INLINE": "1" if mode == "inline" else "0"}, worker_log,
+                                      "benchmarks.latency_probe.celery_app")
+                warm_worker(app, redis_url)
+                holder, thread = hold_waiting(database_url, size)
+                try:
+                    latency = latency_run(port, devices, args.rate, args.latency_seconds, database_url, redis_url)
+                finally:
+                    holder.set()
+                    thread.join()
+                latency = {"waiting": size, "waiting_at_start": waiting, "mode": mode, **latency}
+                print(json.dumps({"latency": latency}), flush=True)
+                latencies.append(latency)
         rate = {r["target"]: r["req_per_s"] for r in results}
         print()
         print(f"gunicorn gevent x{env.get('WEB_CONCURRENCY', max(2, os.cpu_count() or 2))}, celery worker c=2, "
@@ -393,8 +551,20 @@ def main() -> None:
                   f"{cpu['skeleton'] / cpu['full']:.2f} (server CPU per request, skeleton/full)")
         if "full" in rate and "bare" in rate:
             print(f"full/bare = {rate['full'] / rate['bare']:.2f}")
-        print(f"payment-to-CONFIRMED at {args.rate:g}/s: p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms, "
-              f"max {latency['max_ms']} ms ({latency['confirmed']}/{latency['payments']} confirmed)")
+        print()
+        print(f"payment-to-CONFIRMED at {args.rate:g}/s, {args.latency_seconds:g} s per phase "
+              f"(breakdown p50 / p99, ms; queue-event runs: published/deferred, p50 / p99 ms each)")
+        print("| waiting | queue events | confirmed | p50 ms | p99 ms | max ms | ingest->received "
+              "| received->started | started->CONFIRMED | queue-event runs | run ms |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in latencies:
+            b = r["breakdown_ms"]
+            cell = {name: f"{v['p50']} / {v['p99']}" for name, v in b.items()}
+            runs = r["queue_event_runs"]
+            print(f"| {r['waiting']} | {r['mode']} | {r['confirmed']}/{r['payments']} | {r['p50_ms']} | {r['p99_ms']} "
+                  f"| {r['max_ms']} | {cell['ingest->received']} | {cell['received->started']} "
+                  f"| {cell['started->confirmed']} | {runs.get('published', 0)}/{runs.get('deferred', 0)} "
+                  f"| {r['queue_event_run_ms']['p50']} / {r['queue_event_run_ms']['p99']} |")
         if args.keep_logs:
             print(f"logs in {logs}")
     finally:

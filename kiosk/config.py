@@ -14,8 +14,13 @@ import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from kombu import Queue as KombuQueue
 
 log = logging.getLogger(__name__)
+
+
+# The Celery broker queue of the payments' queue events (the default one, "celery", has the payments).
+QUEUE_EVENTS = "queue-events"
 
 
 class ConfigError(RuntimeError):
@@ -140,6 +145,9 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
         # from that many hops); 0 = none, headers ignored.
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
         "FORCE_HTTPS": env.get("FORCE_HTTPS", "1" if production else "0") == "1",
+        # 1: the payment worker publishes each payment's queue event itself, one
+        # recomputation per payment (before issue 18); the benchmark's "before".
+        "QUEUE_EVENTS_INLINE": env.get("QUEUE_EVENTS_INLINE", "0") == "1",
         "CELERY": {
             "broker_url": redis_url or "memory://",
             "result_backend": None,
@@ -149,6 +157,12 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
             "task_acks_late": True,
             "task_reject_on_worker_lost": True,
             "worker_prefetch_multiplier": 1,
+            # Payments' coalesced queue events (kiosk/queues/services.py) have a
+            # broker queue of their own. A worker started without -Q consumes every
+            # queue listed here; one started with -Q must name both.
+            "task_queues": (KombuQueue("celery", routing_key="celery"),
+                            KombuQueue(QUEUE_EVENTS, routing_key=QUEUE_EVENTS)),
+            "task_routes": {"queues.publish_waiting_list": {"queue": QUEUE_EVENTS}},
             # Longer than the longest retry countdown, so a reserved but
             # unacked task is not redelivered while it is legitimately waiting.
             "broker_transport_options": {"visibility_timeout": 3600},

@@ -17,6 +17,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
@@ -25,7 +26,7 @@ from kiosk.errors import ApiError, NotFound
 from kiosk.establishments.models import Establishment
 from kiosk.establishments.services import current_establishment
 from kiosk.events import QueueChanged, TicketCalled, TicketChanged, emit
-from kiosk.extensions import db
+from kiosk.extensions import db, redis_client
 from kiosk.queues import eta as eta_model
 from kiosk.queues.calling import calling_order, next_streak
 from kiosk.queues.estimates import (ESTIMATES_TTL_SECONDS, compute_estimates, current_vip_streak,
@@ -33,7 +34,7 @@ from kiosk.queues.estimates import (ESTIMATES_TTL_SECONDS, compute_estimates, cu
                                     waiting_list)
 from kiosk.queues.models import Queue, Ticket
 from kiosk.queues.numbering import format_code, local_day, new_tracking_token, next_number, vip_prefix_for
-from kiosk.tenancy import get_or_404, require_establishment_id, system_scope
+from kiosk.tenancy import get_or_404, require_establishment_id, system_scope, tenant_scope
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,8 @@ def issue_ticket(queue: Queue, kind: str = "STANDARD", *, transaction_id=None, r
     Publishes the ``ticket`` and ``queue`` events after the commit (the
     caller's, with ``commit=False``). With ``publish_waiting=False`` the
     caller publishes the queue event itself after its commit
-    (``publish_waiting_list``): the payment worker does, so the estimates'
-    work does not delay the payment's commit.
+    (``publish_waiting_list_soon``): the payment worker does, so the
+    estimates' work does not delay the payment's commit.
 
     :raise ApiError 409 queue_closed: the queue is not active.
     """
@@ -181,6 +182,109 @@ def _publish_ticket(ticket: Ticket, *, waiting_changed: bool = False, called: bo
 def publish_waiting_list(queue: Queue) -> None:
     """The queue event for a waiting list changed by someone else (the end of the day)."""
     _publish_waiting_list(queue)
+
+
+# --- the queue event of a payment, coalesced per queue ---------------------------------------
+#
+# Every payment adds a ticket, and the queue event recomputes the calling order
+# and ETA of the whole waiting list: O(waiting), ~100 ms of a worker process at
+# 600 waiting (docs/performance.md). So the payment worker does not publish it
+# itself: the first payment of a window marks the queue ("scheduled") and
+# schedules PUBLISH_TASK COALESCE_SECONDS later; the payments that find the
+# mark skip, and the task clears it BEFORE reading the list, so any change
+# committed before the clear is in what it reads and any change committed
+# after it schedules the next run. A second run waits for the first
+# ("running"), so events leave in the order they were computed.
+
+PUBLISH_TASK = "queues.publish_waiting_list"
+COALESCE_SECONDS = 0.1
+# Both marks expire, so a lost task or a killed worker delays the next event
+# by this much at most; "scheduled" outlives a busy worker's usual delay
+# (a duplicate run would only cost one more computation).
+SCHEDULED_TTL_MS = 3000
+RUNNING_TTL_MS = 10000
+
+
+def _scheduled_key(queue_id) -> str:
+    return f"queues:publish-scheduled:{queue_id}"
+
+
+def _running_key(queue_id) -> str:
+    return f"queues:publish-running:{queue_id}"
+
+
+def publish_waiting_list_soon(queue: Queue) -> None:
+    """The queue event for a change already committed, at most once per queue per ``COALESCE_SECONDS``.
+
+    Tasks run in-process (the embedded default, eager tests), QUEUE_EVENTS_INLINE
+    set, or Redis or the broker failing: published now, as before coalescing. Commits its own
+    transaction (which delivers the event); the caller's work is committed.
+    """
+    celery = current_app.extensions["celery"]
+    if celery.conf.task_always_eager or current_app.config.get("QUEUE_EVENTS_INLINE"):
+        _publish_now(queue)
+        return
+    try:
+        first = redis_client.set(_scheduled_key(queue.id), b"1", nx=True, px=SCHEDULED_TTL_MS)
+    except Exception:  # noqa: BLE001 - no mark, no coalescing: publish as before
+        log.warning("queue event not coalesced (Redis)", extra={"queue_id": str(queue.id)})
+        _publish_now(queue)
+        return
+    if not first:
+        return  # a scheduled run has not read the list yet: it will see this change
+    try:
+        _schedule(celery, queue.establishment_id, queue.id)
+    except Exception:  # noqa: BLE001
+        log.warning("queue event not scheduled; published now", extra={"queue_id": str(queue.id)})
+        try:
+            redis_client.delete(_scheduled_key(queue.id))
+        except Exception:  # noqa: BLE001
+            pass  # it expires
+        _publish_now(queue)
+
+
+def _schedule(celery, establishment_id, queue_id) -> None:
+    celery.tasks[PUBLISH_TASK].apply_async(args=[str(establishment_id), str(queue_id)],
+                                           countdown=COALESCE_SECONDS, retry=False)
+
+
+def _publish_now(queue: Queue) -> None:
+    _publish_waiting_list(queue)
+    db.session.commit()
+
+
+def publish_scheduled_waiting_list(establishment_id, queue_id) -> str:
+    """``PUBLISH_TASK``'s work: clear the queue's mark, then compute and publish its event.
+
+    Returns what happened: "published", "deferred" (another run is computing
+    this queue: rescheduled after it) or "gone" (the queue was deleted).
+    """
+    token = uuid.uuid4().hex.encode()
+    if not redis_client.set(_running_key(queue_id), token, nx=True, px=RUNNING_TTL_MS):
+        # Keep the mark up meanwhile: the changes until then need no run of their own.
+        redis_client.set(_scheduled_key(queue_id), b"1", px=SCHEDULED_TTL_MS)
+        _schedule(current_app.extensions["celery"], establishment_id, queue_id)
+        return "deferred"
+    try:
+        redis_client.delete(_scheduled_key(queue_id))
+        with tenant_scope(establishment_id):
+            try:
+                queue = db.session.execute(sa.select(Queue).where(Queue.id == uuid.UUID(str(queue_id)))
+                                           ).scalar_one_or_none()
+                if queue is None:
+                    db.session.rollback()
+                    return "gone"
+                _publish_now(queue)
+            except Exception:
+                db.session.rollback()  # inside the scope: it refreshes the RLS settings
+                raise
+        return "published"
+    finally:
+        try:
+            if redis_client.get(_running_key(queue_id)) == token:
+                redis_client.delete(_running_key(queue_id))
+        except Exception:  # noqa: BLE001 - it expires
+            pass
 
 
 def _publish_queue(queue: Queue) -> None:
