@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/payments_ingest.py --duration 20
 
-One run, one gunicorn (``gunicorn.conf.py``, as the Procfile's ``web``)
+One run, one web server (``serve.py``, granian, as the Procfile's ``web``;
+``--server gunicorn`` for gunicorn gevent, ``gunicorn.conf.py``)
 serving ``benchmarks/payments_app.py``: a bare Flask endpoint, the minimal
 ingest skeleton and the full app; one real Celery worker (the Procfile's
 ``worker``, concurrency 2); a throwaway Postgres database and a leased Redis
@@ -111,8 +112,15 @@ def wait_http(port: int, process: subprocess.Popen, timeout: float = 60) -> None
     raise RuntimeError("gunicorn did not start")
 
 
-def start_gunicorn(env: dict, port: int, log) -> subprocess.Popen:
-    cmd = [os.path.join(ROOT, ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "benchmarks.payments_app:app"]
+SERVERS = {
+    # The Procfile's web process (granian through serve.py), and the gunicorn gevent it replaced.
+    "granian": [os.path.join(ROOT, ".venv/bin/python"), "serve.py", "benchmarks.payments_app:app"],
+    "gunicorn": [os.path.join(ROOT, ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "benchmarks.payments_app:app"],
+}
+
+
+def start_gunicorn(env: dict, port: int, log, server: str = "granian") -> subprocess.Popen:
+    cmd = SERVERS[server]
     process = subprocess.Popen(cmd, cwd=ROOT, env={**env, "BIND": f"127.0.0.1:{port}"}, stdout=log, stderr=log,
                                start_new_session=True)
     wait_http(port, process)
@@ -467,6 +475,8 @@ def main() -> None:
     parser.add_argument("--latency-modes", nargs="+", default=["inline", "coalesced"],
                         choices=["inline", "coalesced"], help="how payments publish their queue event")
     parser.add_argument("--targets", nargs="+", default=["bare", "skeleton", "full"], choices=list(TARGETS))
+    parser.add_argument("--server", default="granian", choices=list(SERVERS),
+                        help="the web server: the Procfile's (granian, serve.py) or gunicorn gevent")
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args()
 
@@ -501,7 +511,7 @@ def main() -> None:
         worker_log = open(os.path.join(logs, "worker.log"), "ab")
         # application_name tells the web's Postgres backends from the worker's (CPU accounting).
         gunicorn = start_gunicorn({**env, "DATABASE_URL": database_url + "?application_name=bench-web"}, port,
-                                  web_log)
+                                  web_log, args.server)
         worker = start_worker({**env, "DATABASE_URL": database_url + "?application_name=bench-worker"}, worker_log)
         time.sleep(3)
         # Targets take turns (--rounds slices each), so a change in the machine's
@@ -538,7 +548,7 @@ def main() -> None:
                 latencies.append(latency)
         rate = {r["target"]: r["req_per_s"] for r in results}
         print()
-        print(f"gunicorn gevent x{env.get('WEB_CONCURRENCY', max(2, os.cpu_count() or 2))}, celery worker c=2, "
+        print(f"{args.server} x{env.get('WEB_CONCURRENCY', 2)}, celery worker c=2, "
               f"client {args.procs}x{args.threads} connections, {args.duration:.0f} s per target")
         print("| target | req/s | p50 ms | p99 ms | non-2xx | server CPU ms/req |")
         print("|---|---:|---:|---:|---:|---:|")
