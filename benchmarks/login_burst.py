@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/login_burst.py --logins 40 --bursts 3 --rounds 2
 
-One gunicorn (``gunicorn.conf.py``, gevent, ``WEB_CONCURRENCY`` workers,
+One web server (``--server``: the Procfile's granian through ``serve.py``, or gunicorn gevent; ``WEB_CONCURRENCY`` workers,
 default 2) serving the real app (``wsgi:app``) on a throwaway Postgres
 database and a leased Redis db (12 if free), restarted for each mode:
 
@@ -82,8 +82,16 @@ def seed(app, logins: int) -> dict:
         return {"device_id": device.device_id, "secret": secret}
 
 
+SERVERS = {
+    # The Procfile's web process (granian through serve.py), and the gunicorn gevent it replaced.
+    "granian": [os.path.join(ROOT, ".venv/bin/python"), "serve.py", "wsgi:app"],
+    "gunicorn": [os.path.join(ROOT, ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+}
+SERVER = "granian"
+
+
 def start_gunicorn(env: dict, port: int, log) -> subprocess.Popen:
-    cmd = [os.path.join(ROOT, ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
+    cmd = SERVERS[SERVER]
     process = subprocess.Popen(cmd, cwd=ROOT, env={**env, "BIND": f"127.0.0.1:{port}"}, stdout=log, stderr=log,
                                start_new_session=True)
     wait_http(port, process)
@@ -223,7 +231,7 @@ def _probe_token(app) -> str:
 
 
 def report(results: dict[str, list[dict]], args) -> None:
-    print(f"\ngunicorn gevent x{os.environ.get('WEB_CONCURRENCY', max(2, os.cpu_count() or 2))}; "
+    print(f"\n{SERVER} x{os.environ.get('WEB_CONCURRENCY', 2)}; "
           f"{args.rounds} rounds x {args.bursts} bursts of {args.logins} logins; probes every "
           f"{args.interval * 1000:.0f} ms")
     print("| mode | route | p50 alone | p95 alone | p50 during | p95 during | p95 during/alone | n during | errors |")
@@ -264,6 +272,8 @@ def report(results: dict[str, list[dict]], args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--logins", type=int, default=40)
+    parser.add_argument("--server", default="granian", choices=list(SERVERS),
+                        help="the web server: the Procfile's (granian, serve.py) or gunicorn gevent")
     parser.add_argument("--bursts", type=int, default=3)
     parser.add_argument("--gap", type=float, default=1.5, help="seconds between bursts")
     parser.add_argument("--alone", type=float, default=4, help="seconds measured before the first burst")
@@ -271,6 +281,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--modes", nargs="+", default=["unbounded", "bounded", "bounded-nice10"], choices=list(MODES))
     args = parser.parse_args()
+    global SERVER
+    SERVER = args.server
 
     from cryptography.fernet import Fernet
 
