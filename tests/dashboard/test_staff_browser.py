@@ -111,6 +111,10 @@ def test_a_manager_runs_the_staff_from_the_staff_page(pages, queues_live_server,
     agent.locator(".inline-password button[type=submit]").click()
     expect(page.locator("[data-notice]")).to_contain_text("au moins 8 caractères")
     agent.locator("[data-new-password]").fill("nouveau mot de passe")
+    # From here the agent's open counter page is signed out: its next live poll
+    # (every few seconds) is refused 401 and sends it to sign in, if it fires
+    # before the navigation below does the same.
+    pages.expect_refusal(401)
     agent.locator(".inline-password button[type=submit]").click()
     expect(page.locator("[data-success]")).to_contain_text(world.a.agent_email)
     assert app.test_client().post("/auth/login", json={"email": world.a.agent_email,

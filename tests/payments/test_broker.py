@@ -26,6 +26,16 @@ def _pop(redis_url) -> dict:
     return json.loads(raw)
 
 
+# Sentry's Celery integration adds its trace headers to apply_async's messages
+# once Sentry is initialised (by an earlier test, or in production); the direct
+# publish does not, by design (docs/performance.md, "Ingest pipeline").
+# ("headers" inside the headers is Sentry's copy of its own, for older workers.)
+def _without_sentry(message: dict) -> dict:
+    headers = {key: value for key, value in message["headers"].items()
+               if not key.startswith("sentry-") and key not in ("baggage", "headers")}
+    return {**message, "headers": headers}
+
+
 def _shape(value):
     """Keys at every level, and the type of every leaf."""
     if isinstance(value, dict):
@@ -39,6 +49,7 @@ def test_the_message_is_the_one_celery_publishes(celery_on_redis, redis_url, app
         by_celery = _pop(redis_url)
         assert broker.push_task(celery_on_redis, ingest.PROCESS_TASK, ["tid-1"]) is True
         ours = _pop(redis_url)
+    by_celery = _without_sentry(by_celery)
 
     assert _shape(ours) == _shape(by_celery)
     assert base64.b64decode(ours["body"]) == base64.b64decode(by_celery["body"])
