@@ -25,6 +25,7 @@ from kiosk.devices import routes as devices_routes
 from kiosk.display import bus as display_bus
 from kiosk.display import metrics as display_metrics
 from kiosk.display import routes as display_routes
+from kiosk.display import services as display_services
 from kiosk.display import tokens as display_tokens
 from kiosk.errors import register_errorhandlers
 from kiosk.establishments import routes as establishments_routes
@@ -34,6 +35,7 @@ from kiosk.observability import metrics as observability_metrics
 from kiosk.observability import routes as observability_routes
 from kiosk.observability.logging import configure_logging
 from kiosk.payments import metrics as payments_metrics
+from kiosk.payments import polls as payment_polls
 from kiosk.payments import routes as payments_routes
 from kiosk.queues import metrics as queues_metrics
 from kiosk.queues import routes as queues_routes
@@ -93,6 +95,8 @@ def register_subscribers() -> None:
     events.subscribe(display_bus.broadcast)
     events.subscribe(observability_metrics.count_payment, events.PaymentReceived, events.PaymentSettled)
     events.subscribe(device_cache.forget, events.DeviceChanged)
+    events.subscribe(payment_polls.drop_settled, events.PaymentSettled)
+    events.subscribe(display_services.forget_poll_token, events.DisplayRevoked)
     for gauges in (payments_metrics.gauges, queues_metrics.gauges, display_metrics.gauges):
         observability_metrics.register_state_gauges(gauges)
 

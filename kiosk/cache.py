@@ -35,6 +35,10 @@ def _gen_key(establishment_id) -> str:
     return f"cache:gen:{establishment_id}"
 
 
+# For a reader that fetches the generation together with keys of its own (one MGET).
+generation_key = _gen_key
+
+
 def _redis_failed(establishment_id, action: str) -> None:
     global _skip_until
     if time.monotonic() >= _skip_until:

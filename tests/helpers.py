@@ -94,3 +94,31 @@ def run_threads(app, count: int, work, *, tenant_id=None, barrier_timeout: float
         thread.join(timeout=join_timeout)
     assert not errors, errors
     return results
+
+
+def statements_during(app, action) -> list[str]:
+    """The SQL statements ``action`` sends through the app's engine (RLS settings ride on them)."""
+    import sqlalchemy as sa
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+class RedisDown:
+    """Stands for a Redis client whose every command fails as in an outage."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise ConnectionError("redis down")
+        return fail

@@ -150,9 +150,12 @@ def display_page(token: str) -> Response:
 @document(responses={200: json_object("The TV's snapshot, as the WebSocket sends it (docs/display.md)")},
           summary="A display's state: the poll fallback of the WebSocket (counts as a heartbeat)")
 def display_state(token: str) -> Response:
-    ref = services.resolve_token(token)
-    if ref is None:
+    resolved = services.resolve_poll_token(token)
+    if resolved is None:
         raise auth_failure(NotFound())
-    services.record_heartbeat(ref.id, ref.establishment_id)
-    text, _seq = services.snapshot_json(ref.establishment_id)
+    display_id, establishment_id, seq = resolved
+    # Written once a minute: it also says whether the display was revoked meanwhile.
+    if not services.record_heartbeat(display_id, establishment_id):
+        raise auth_failure(NotFound())
+    text, _seq = services.snapshot_json(establishment_id, seq)
     return Response(text, mimetype="application/json", headers={"Cache-Control": "no-store"})

@@ -22,6 +22,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from kiosk.base import TOKEN_SHAPE, aware, iso, utcnow
+from kiosk.cache import note_redis_failure, redis_in_outage
 from kiosk.display.bus import seq_key
 from kiosk.display.models import Display
 from kiosk.establishments.hours import is_open
@@ -166,6 +167,63 @@ def resolve_token(token: str) -> DisplayRef | None:
     # handshakes timed out after 30 s (docs/load-test.md).
     db.session.rollback()
     return ref
+
+
+# state.json is polled by every TV that lost its WebSocket (every 5 s each).
+# Its token check is kept in Redis: ``poll:display:<token>`` holds the
+# display and establishment ids (they never change for a token), and a
+# revocation leaves a tombstone under the display id, checked on every hit
+# in the same MGET as the seq. A poll that read the display as active just
+# before its revocation may still write the entry: the tombstone, written
+# after the commit and outliving every entry, makes that entry useless.
+POLL_TOKEN_TTL = 60
+REVOKED_TTL = 2 * 24 * 3600
+
+
+def _poll_token_key(token: str) -> str:
+    return f"poll:display:{token}"
+
+
+def _revoked_key(display_id) -> str:
+    return f"poll:display-revoked:{display_id}"
+
+
+def resolve_poll_token(token: str) -> tuple[uuid.UUID, uuid.UUID, int | None] | None:
+    """state.json's check: (display id, establishment id, seq or None if not read) of an active display.
+
+    None for an unknown or revoked token. Redis down: the database answers.
+    """
+    if not TOKEN_SHAPE.match(token or ""):
+        return None
+    key = _poll_token_key(token)
+    if not redis_in_outage():
+        try:
+            entry = redis_client.get(key)
+            if entry is not None:
+                display_id, establishment_id = entry.decode().split(":")
+                seq, revoked = redis_client.mget(seq_key(establishment_id), _revoked_key(display_id))
+                if revoked is None:
+                    return uuid.UUID(display_id), uuid.UUID(establishment_id), int(seq) if seq else 0
+        except Exception:  # noqa: BLE001 - the database answers instead
+            note_redis_failure("display token read")
+    ref = resolve_token(token)
+    if ref is None:
+        return None
+    if not redis_in_outage():
+        try:
+            redis_client.set(key, f"{ref.id}:{ref.establishment_id}", ex=POLL_TOKEN_TTL)
+        except Exception:  # noqa: BLE001 - the next poll reads the database again
+            note_redis_failure("display token write", ref.establishment_id)
+    return ref.id, ref.establishment_id, None
+
+
+def forget_poll_token(event: DisplayRevoked) -> None:
+    """Event subscriber: a revoked display's state.json answers 404 from the next poll on."""
+    try:
+        redis_client.set(_revoked_key(event.display_id), 1, ex=REVOKED_TTL)
+    except Exception:  # noqa: BLE001 - the heartbeat (state.json checks it) catches it within a minute
+        note_redis_failure("display revocation", event.establishment_id)
+        log.warning("display revocation not recorded for polls", extra={"display_id": event.display_id})
 
 
 # Per process: when each display's heartbeat was last written. A TV answers a
@@ -320,10 +378,10 @@ _memo: dict[uuid.UUID, tuple[int, float, str]] = {}
 _memo_lock = threading.Lock()
 
 
-def snapshot_json(establishment_id) -> tuple[str, int]:
-    """The snapshot serialised once, with its seq."""
+def snapshot_json(establishment_id, seq: int | None = None) -> tuple[str, int]:
+    """The snapshot serialised once, with its seq (``seq``: the current one, if the caller just read it)."""
     key = uuid.UUID(str(establishment_id))
-    seq = current_seq(key)
+    seq = current_seq(key) if seq is None else seq
     hit = _memo.get(key)
     if hit and hit[0] == seq and time.monotonic() - hit[1] < SNAPSHOT_MEMO_SECONDS and seq:
         return hit[2], seq

@@ -13,9 +13,7 @@ Public (the token is the secret):
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 
 import segno
 from flask import Blueprint, Response, current_app, g, render_template, request
@@ -159,16 +157,6 @@ def cancel(ticket_id: str) -> dict:
 
 # --- public ticket page -------------------------------------------------------------------
 
-def _etagged_json(body: dict) -> Response:
-    encoded = json.dumps(body, separators=(",", ":"), sort_keys=True)
-    etag = hashlib.sha256(encoded.encode()).hexdigest()[:20]
-    response = Response(encoded, mimetype="application/json")
-    response.set_etag(etag)
-    # Phones poll every second: a 304 costs no body, and no proxy keeps a stale copy.
-    response.headers["Cache-Control"] = "no-cache"
-    return response.make_conditional(request)
-
-
 def _enter_tenant_for(state: dict) -> None:
     # Lets Babel pick the establishment's language and time zone for the page.
     g.establishment_locale = state["establishment"]["locale"]
@@ -198,7 +186,15 @@ def _tracking_limit(name: str, default: str):
                key_func=lambda: "track:" + (request.view_args or {}).get("token", ""))
 @limiter.limit(_tracking_limit("TRACKING_IP_LIMIT", "30000/minute"), key_func=get_remote_address)
 def ticket_json(token: str) -> Response:
-    return _etagged_json(_tracking_state(token))
+    try:
+        body, etag = tracking.public_state_json(token)
+    except NotFound as exc:
+        raise auth_failure(exc) from None
+    response = Response(body, mimetype="application/json")
+    response.set_etag(etag)
+    # Phones poll every second: a 304 costs no body, and no proxy keeps a stale copy.
+    response.headers["Cache-Control"] = "no-cache"
+    return response.make_conditional(request)
 
 
 @public_bp.get("/t/<token>")

@@ -1,13 +1,20 @@
 """What the customer's phone sees: the public state behind a tracking token.
 
 Phones poll ``/t/<token>.json`` about once a second, so the hot path avoids
-the database: the token's (establishment, ticket) pair is kept in Redis (it
-never changes), and the state itself goes through the establishment's
-read-through cache, which every ticket change invalidates. A Redis outage
-falls back to the database, never to an error.
+the database and costs one Redis round trip: the token's (establishment,
+ticket) pair never changes, so each process keeps it in memory (and Redis
+for the other processes), and the state is a snapshot of the response's
+exact bytes and ETag, tagged with the establishment's cache generation
+(kiosk/cache.py), which every ticket and queue change bumps after its
+commit. The generation is read with the snapshot, before the database: a
+snapshot computed from a read that a change overtook carries the old
+generation and is never served. A Redis outage falls back to the database,
+never to an error.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from datetime import timedelta
@@ -15,7 +22,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from kiosk.base import TOKEN_SHAPE, aware, utcnow
-from kiosk.cache import cached
+from kiosk.cache import generation_key, note_redis_failure, redis_in_outage
 from kiosk.errors import NotFound
 from kiosk.establishments import theme as theme_rules
 from kiosk.establishments.models import Establishment
@@ -39,8 +46,23 @@ def _index_key(token: str) -> str:
     return f"track-token:{token}"
 
 
+# Per process: token -> (establishment_id, ticket_id). Never stale: a token's pair never changes.
+_located: dict[str, tuple[str, str]] = {}
+_LOCATED_MAX = 20_000  # ~5 MB; past it, the Redis index answers (one GET)
+
+
 def _locate(token: str) -> tuple[str, str]:
     """(establishment_id, ticket_id) for a token; raises NotFound for unknown ones."""
+    pair = _located.get(token)
+    if pair is None:
+        pair = _locate_shared(token)
+        if len(_located) >= _LOCATED_MAX:
+            _located.clear()
+        _located[token] = pair
+    return pair
+
+
+def _locate_shared(token: str) -> tuple[str, str]:
     try:
         hit = redis_client.get(_index_key(token))
         if hit:
@@ -99,9 +121,44 @@ def public_state(token: str) -> dict:
 
     :raise NotFound: malformed or unknown token.
     """
+    return json.loads(public_state_json(token)[0])
+
+
+def _snapshot_key(establishment_id: str, ticket_id: str) -> str:
+    return f"poll:track:{establishment_id}:{ticket_id}"
+
+
+def public_state_json(token: str) -> tuple[bytes, str]:
+    """``/t/<token>.json``'s body (compact JSON, sorted keys) and its ETag.
+
+    :raise NotFound: malformed or unknown token.
+    """
     if not TOKEN_SHAPE.match(token or ""):
         raise NotFound()
     establishment_id, ticket_id = _locate(token)
+    if redis_in_outage():
+        return _fresh(establishment_id, ticket_id)
+    key = _snapshot_key(establishment_id, ticket_id)
+    try:
+        generation, entry = redis_client.mget(generation_key(establishment_id), key)
+    except Exception:  # noqa: BLE001 - the database answers instead
+        note_redis_failure("tracking read", establishment_id)
+        return _fresh(establishment_id, ticket_id)
+    generation = generation or b"0"
+    if entry is not None:
+        tag, etag, body = entry.split(b"\n", 2)
+        if tag == generation:
+            return body, etag.decode()
+    body, etag = _fresh(establishment_id, ticket_id)
+    try:
+        redis_client.set(key, b"\n".join((generation, etag.encode(), body)), ex=ESTIMATES_TTL_SECONDS)
+    except Exception:  # noqa: BLE001 - the next poll computes again
+        note_redis_failure("tracking write", establishment_id)
+    return body, etag
+
+
+def _fresh(establishment_id: str, ticket_id: str) -> tuple[bytes, str]:
     with tenant_scope(establishment_id):
-        return cached(establishment_id, f"track:{ticket_id}", lambda: _compute(ticket_id),
-                      ttl=ESTIMATES_TTL_SECONDS)
+        state = _compute(ticket_id)
+    body = json.dumps(state, separators=(",", ":"), sort_keys=True, default=str).encode()
+    return body, hashlib.sha256(body).hexdigest()[:20]
