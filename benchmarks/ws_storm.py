@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/ws_storm.py --screens 1000 --rounds 2
     .venv/bin/python benchmarks/ws_storm.py --code /work/main --code . --rounds 2   # before/after, one run
+    .venv/bin/python benchmarks/ws_storm.py --workers 1 --workers 2                  # DISPLAY_CONCURRENCY
 
 The display process is started as the Procfile's ``display`` line does
-(gunicorn, ``gunicorn.conf.py``, gevent worker, WEB_CONCURRENCY=1) on a
+(gunicorn, ``gunicorn.conf.py``, gevent workers, WEB_CONCURRENCY=``--workers``) on a
 throwaway Postgres database seeded with ``--establishments`` x ``--displays``
 display tokens (50 x 20 = 1,000 by default, two queues and a few tickets each,
 so every snapshot has content) and a leased Redis db. Each ``--code`` tree is
@@ -21,7 +22,7 @@ visible.
 Reported per round: time until every screen had its snapshot, p50/p95/max of
 the handshake (connect -> 101) and of the first state (connect -> snapshot
 complete), failures, and the display worker's CPU (utime+stime from /proc)
-per connection.
+per connection (summed over the workers).
 
 Not a test: run it by hand; figures go to docs/performance.md.
 """
@@ -124,9 +125,10 @@ def worker_exit(server, worker):
 """
 
 
-def start_display(code: str, env: dict, port: int, profile: str | None = None) -> subprocess.Popen:
+def start_display(code: str, env: dict, port: int, profile: str | None = None,
+                  workers: int = 1) -> subprocess.Popen:
     """The Procfile's display line, bound to a loopback port (optionally under cProfile)."""
-    env = {**env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1", "GUNICORN_WORKER_CLASS": "gevent",
+    env = {**env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers), "GUNICORN_WORKER_CLASS": "gevent",
            "PYTHONPATH": code}
     conf = "gunicorn.conf.py"
     if profile:
@@ -147,20 +149,23 @@ def start_display(code: str, env: dict, port: int, profile: str | None = None) -
             time.sleep(0.2)
 
 
-def worker_pid(master: subprocess.Popen) -> int:
-    deadline = time.time() + 10
+def worker_pids(master: subprocess.Popen, count: int) -> list[int]:
+    deadline = time.time() + 20
     while time.time() < deadline:
         out = subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True).stdout.split()
-        if out:
-            return int(out[0])
+        if len(out) >= count:
+            return [int(p) for p in out]
         time.sleep(0.1)
     raise RuntimeError("no worker")
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLK_TCK
 
 
 def machine_busy() -> tuple[float, float]:
@@ -200,7 +205,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def storm(port: int, pid: int, tokens: list[str], procs: int, timeout: float, sequential: bool = False) -> dict:
+def storm(port: int, pid: list[int], tokens: list[str], procs: int, timeout: float, sequential: bool = False) -> dict:
     start_at = time.time() + 1.0  # every client process is ready before the first connect
     chunks = [tokens[i::procs] for i in range(procs)]
     pipes, workers = [], []
@@ -262,6 +267,8 @@ def main() -> None:
     parser.add_argument("--sequential", action="store_true",
                         help="connect one screen at a time (to profile one handshake, not to judge the storm)")
     parser.add_argument("--profile", help="write the display worker's cProfile stats here (last server started)")
+    parser.add_argument("--workers", type=int, action="append", default=None,
+                        help="display workers (WEB_CONCURRENCY; repeatable: each --code runs with each)")
     parser.add_argument("--code", action="append", default=None,
                         help="checkout to serve from (repeatable; default: this one)")
     args = parser.parse_args()
@@ -290,13 +297,13 @@ def main() -> None:
 
             db.engine.dispose()
         for _ in range(args.repeat):
-            for code in codes:
+            for code, workers in [(c, w) for c in codes for w in (args.workers or [1])]:
                 port = _free_port()
-                master = start_display(code, env, port, args.profile)
+                master = start_display(code, env, port, args.profile, workers)
                 try:
-                    pid = worker_pid(master)
+                    pid = worker_pids(master, workers)
                     for round_no in range(1, args.rounds + 1):
-                        row = {"code": code, "round": round_no,
+                        row = {"code": code, "workers": workers, "round": round_no,
                                **storm(port, pid, tokens, args.client_procs, args.timeout, args.sequential)}
                         rows.append(row)
                         print(json.dumps(row), flush=True)
@@ -305,12 +312,12 @@ def main() -> None:
                     os.killpg(master.pid, signal.SIGTERM)
                     master.wait(30)
         print()
-        print("| code | round | connected | all in (s) | handshake p50 / p95 / max ms | first state p50 / p95 / max ms "
+        print("| code | workers | round | connected | all in (s) | handshake p50 / p95 / max ms | first state p50 / p95 / max ms "
               "| display CPU s (ms per screen) | client CPU s | machine busy |")
-        print("|---|---:|---:|---:|---|---|---|---:|---:|")
+        print("|---|---:|---:|---:|---:|---|---|---|---:|---:|")
         for r in rows:
             h, f = r["handshake_ms"], r["first_state_ms"]
-            print(f"| {os.path.basename(r['code']) or r['code']} | {r['round']} | {r['connected']}/{r['screens']} "
+            print(f"| {os.path.basename(r['code']) or r['code']} | {r['workers']} | {r['round']} | {r['connected']}/{r['screens']} "
                   f"| {r['all_in_s']} | {h['p50']} / {h['p95']} / {h['max']} | {f['p50']} / {f['p95']} / {f['max']} "
                   f"| {r['server_cpu_s']} ({r['server_cpu_ms_per_connection']}) | {r['client_cpu_s']} "
                   f"| {r['machine_busy_pct']:.0f} % |")

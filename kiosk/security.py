@@ -163,7 +163,8 @@ def is_identity_guarded() -> bool:
     return bool(getattr(view, IDENTITY_GUARDED, False))
 
 
-# Display WebSocket handshakes are not exempt: each one costs a database lookup.
+# Display WebSocket handshakes are identity-guarded instead (a valid token is
+# served from a cache; a failed one counts against the IP's failure limit).
 EXEMPT_PREFIXES = ("/health", "/static/", "/frontend/")
 
 

@@ -13,7 +13,7 @@ from kiosk.errors import ApiError, NotFound
 from kiosk.establishments.services import current_establishment
 from kiosk.extensions import sock
 from kiosk.observability.openapi import document, json_object
-from kiosk.security import auth_failure
+from kiosk.security import auth_failure, identity_guarded
 from kiosk.web import FRONTEND, asset_url, json_body
 
 api_bp = Blueprint("display_api", __name__, url_prefix="/api/displays")
@@ -105,7 +105,11 @@ def _resolve_socket_token() -> None:
         return
     ref = tokens.resolve((request.view_args or {}).get("token", ""))
     if ref is None:
-        # A failed display token counts like any failed authentication (per IP).
+        # A failed display token counts like any failed authentication (per
+        # IP). A valid one is not counted against its IP (identity_guarded):
+        # the default limit's Redis round trip was the largest part of a
+        # cached handshake, and the 1,000 screens of a storm ran its
+        # connection pool dry (docs/performance.md).
         raise auth_failure(NotFound())
     g.display_ref = ref
     # No permessage-deflate: a zlib context per TV costs ~300 KB for frames
@@ -114,6 +118,7 @@ def _resolve_socket_token() -> None:
 
 
 @sock.route("/ws/display/<token>", bp=public_bp)
+@identity_guarded
 def display_socket(ws, token: str) -> None:
     serve_display(ws, g.display_ref, current_app._get_current_object())
 

@@ -145,28 +145,36 @@ class DisplayRef:
 
 def resolve_token(token: str) -> DisplayRef | None:
     """The active display holding ``token``, or None (unknown or revoked)."""
-    if not TOKEN_SHAPE.match(token or ""):
-        return None
+    return resolve_tokens([token]).get(token)
+
+
+def resolve_tokens(candidates) -> dict[str, DisplayRef]:
+    """The active displays holding ``candidates``, by token, in one query (unknown and revoked ones absent).
+
+    One SELECT for the screens of a reconnect storm whose tokens are not in
+    the process's cache yet (``tokens``), whatever their establishment:
+    each ref carries its own display's establishment.
+    """
+    wanted = {t for t in candidates if TOKEN_SHAPE.match(t or "")}
+    if not wanted:
+        return {}
+    # Columns, not entities: nothing is written back, and 1,000 ORM rows would
+    # cost the storm more than the query itself.
     with system_scope():
-        row = db.session.execute(
-            sa.select(Display, Establishment)
+        rows = db.session.execute(
+            sa.select(Display.token, Display.id, Display.establishment_id, Display.label,
+                      Establishment.name, Establishment.locale, Establishment.timezone)
             .join(Establishment, Establishment.id == Display.establishment_id)
-            .where(Display.token == token, Display.revoked_at.is_(None))
-        ).first()
-    if row is None:
-        db.session.rollback()
-        return None
-    display, establishment = row
-    ref = DisplayRef(id=display.id, establishment_id=display.establishment_id, label=display.label,
-                     establishment_name=establishment.name, locale=establishment.locale,
-                     timezone=establishment.timezone)
-    # End the read (after copying what the request needs: a rollback expires
-    # the rows). A WebSocket's request context lasts as long as the socket, and
-    # an open transaction would hold a pooled connection until its first
-    # heartbeat: in a 1,000-screen reconnect storm the pool ran dry and
+            .where(Display.token.in_(wanted), Display.revoked_at.is_(None))
+        ).all()
+    # End the read. A WebSocket's request context lasts as long as the
+    # socket, and an open transaction would hold a pooled connection until its
+    # first heartbeat: in a 1,000-screen reconnect storm the pool ran dry and
     # handshakes timed out after 30 s (docs/load-test.md).
     db.session.rollback()
-    return ref
+    return {token: DisplayRef(id=display_id, establishment_id=establishment_id, label=label,
+                              establishment_name=name, locale=locale, timezone=timezone)
+            for token, display_id, establishment_id, label, name, locale, timezone in rows}
 
 
 # state.json is polled by every TV that lost its WebSocket (every 5 s each).

@@ -191,3 +191,110 @@ def test_batched_heartbeats_write_one_row_each_and_leave_out_a_revoked_display(a
             rows = dict(db.session.execute(sa.select(Display.id, Display.last_heartbeat)).all())
         db.session.remove()
     assert rows[spare_id] is not None and rows[display_id] is None
+
+
+# --- the tokens of a storm, resolved together ---------------------------------------------
+
+def _revoked_token(app, world, owner_engine) -> str:
+    from kiosk.tenancy import tenant_scope
+
+    with app.app_context(), tenant_scope(world.a.id):
+        display = services.create_display("Revoked TV")
+        token, display_id = display.token, str(display.id)
+    _revoke_behind_the_app(owner_engine, display_id)
+    return token
+
+
+def _resolve_together(app, candidates: list[str]) -> tuple[dict[str, object], list[str]]:
+    """Resolve every candidate from its own thread at once; the display queries run meanwhile."""
+    from kiosk.extensions import db
+
+    tokens.listener().drop()
+    statements: list[str] = []
+    results: dict[str, object] = {}
+
+    def count(conn, cursor, statement, *args):
+        if "FROM displays" in statement:
+            statements.append(statement)
+
+    def screen(token: str) -> None:
+        with app.app_context():
+            try:
+                results[token] = tokens.resolve(token)
+            except sa.exc.OperationalError as exc:
+                results[token] = exc
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        threads = [threading.Thread(target=screen, args=(t,)) for t in candidates]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return results, statements
+
+
+def test_tokens_missing_together_are_resolved_by_one_query_each_to_its_own_tenant(
+        app, world, owner_engine, monkeypatch):
+    monkeypatch.setattr(tokens, "BATCH_SECONDS", 0.5)  # every thread joins the first one's batch
+    revoked = _revoked_token(app, world, owner_engine)
+    unknown = "Zq9" + "x" * 29
+    results, statements = _resolve_together(
+        app, [world.a.display_token, world.b.display_token, revoked, unknown])
+    assert len(statements) == 1
+    assert str(results[world.a.display_token].id) == world.a.display_id
+    assert str(results[world.a.display_token].establishment_id) == world.a.id
+    assert str(results[world.b.display_token].id) == world.b.display_id
+    assert str(results[world.b.display_token].establishment_id) == world.b.id
+    assert results[revoked] is None and results[unknown] is None
+
+
+def test_a_revoked_token_is_refused_when_it_misses_the_cache_in_a_storm(
+        app, world, live_server, owner_engine, monkeypatch):
+    monkeypatch.setattr(tokens, "BATCH_SECONDS", 0.3)
+    revoked = _revoked_token(app, world, owner_engine)
+    tokens.listener().drop()
+    outcome: dict[str, object] = {}
+
+    def screen(token: str) -> None:
+        try:
+            ws = connect(live_server, token)
+        except websocket.WebSocketBadStatusException as refused:
+            outcome[token] = refused.status_code
+            return
+        try:
+            outcome[token] = receive(ws)["establishment"]["id"]
+        finally:
+            ws.close()
+
+    threads = [threading.Thread(target=screen, args=(t,)) for t in (world.a.display_token, revoked)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert outcome == {world.a.display_token: world.a.id, revoked: 404}
+
+
+def test_when_the_shared_query_fails_each_waiting_screen_asks_alone(app, world, monkeypatch):
+    monkeypatch.setattr(tokens, "BATCH_SECONDS", 0.5)
+    real = services.resolve_tokens
+    calls: list[int] = []
+
+    def failing_once(candidates):
+        calls.append(len(set(candidates)))
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("SELECT", {}, Exception("connection lost"))
+        return real(candidates)
+
+    monkeypatch.setattr(services, "resolve_tokens", failing_once)
+    results, _ = _resolve_together(app, [world.a.display_token, world.b.display_token])
+    assert calls[0] == 2 and len(calls) == 2  # the shared query, then the screen that only waited
+    failed = [t for t, r in results.items() if isinstance(r, sa.exc.OperationalError)]
+    assert len(failed) == 1  # the screen whose query failed is told so
+    (other,) = set(results) - set(failed)
+    expected = world.a.id if other == world.a.display_token else world.b.id
+    assert str(results[other].establishment_id) == expected

@@ -9,6 +9,7 @@ from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from kiosk import security
+from tests.display.conftest import connect, live_server, receive  # noqa: F401 - fixture reused
 from tests.factories import PASSWORD
 
 
@@ -98,8 +99,7 @@ def test_login_lockout_per_ip_and_email(client, world, store):
 
 
 def test_health_and_static_are_exempt(client, world, store):
-    # Display WebSocket handshakes are not exempt any more (each costs a lookup):
-    # tests/security/test_nat.py covers them.
+    # Display WebSocket handshakes are identity-guarded (below and tests/security/test_nat.py).
     for path in ("/health", "/health/ready", "/static/display/sw.js"):
         client.get(path)
     assert not _limit_keys(store, "LIMITER"), store.keys("*")
@@ -124,6 +124,16 @@ def test_guarded_routes_skip_the_per_ip_ceiling(api, world, device_client, store
               and "login" not in k]
     assert per_ip == []
     assert _limit_keys(store, "identity:device:") and _limit_keys(store, "identity:user:")
+
+
+def test_a_valid_display_socket_handshake_skips_the_per_ip_ceiling(world, live_server, store):
+    """A valid token is the identity; only failed tokens count, per IP (tests/security/test_nat.py)."""
+    ws = connect(live_server, world.a.display_token)
+    try:
+        assert receive(ws)["type"] == "snapshot"
+    finally:
+        ws.close()
+    assert _limit_keys(store, "LIMITER") == []
 
 
 def test_a_signed_request_makes_one_redis_round_trip(world, device_client, monkeypatch):
