@@ -34,14 +34,14 @@ def main() -> None:
     from kiosk.queues.services import create_queue
     from kiosk.tenancy import tenant_scope
 
-    from kiosk.auth import models as auth_models
+    from kiosk.auth import hashing
 
     app = create_app()
     seed = {"password": PASSWORD, "establishments": []}
     # Every seeded user has the same password: hash it once (scrypt costs
     # ~60 ms, which made seeding 450 users take half a minute).
-    one_hash = auth_models.generate_password_hash(PASSWORD)
-    with app.app_context(), mock.patch.object(auth_models, "generate_password_hash", lambda _password: one_hash):
+    one_hash = hashing.hash_password(PASSWORD)
+    with app.app_context(), mock.patch.object(hashing, "hash_password", lambda _password, **_kw: one_hash):
         for n in range(args.establishments):
             est = create_establishment(f"Load {n:03d}", "Africa/Abidjan", "XOF", 500, "fr")
             entry = {"id": str(est.id), "vip_price": 500, "currency": "XOF", "managers": [], "agents": [],
