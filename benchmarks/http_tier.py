@@ -39,7 +39,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks.payments_ingest import free_port, pct, stop, wait_http  # noqa: E402
-from benchmarks.support import PG_ADMIN, lease_redis, throwaway_database  # noqa: E402
+from benchmarks.support import (cpu_seconds, lease_redis, postgres_backends, process_tree,  # noqa: E402
+                                throwaway_database)
 
 VENV = os.path.join(ROOT, ".venv/bin")
 
@@ -176,29 +177,7 @@ def _client_proc(port: int, seeded: dict, tokens: dict, threads: int, seconds: f
 
 
 def server_cpu_seconds(process: subprocess.Popen, database: str, name: str) -> float:
-    import psutil
-    import sqlalchemy as sa
-
-    total = 0.0
-    try:
-        for child in [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]:
-            times = child.cpu_times()
-            total += times.user + times.system
-    except psutil.Error:
-        pass
-    engine = sa.create_engine(PG_ADMIN)
-    with engine.connect() as conn:
-        pids = [row[0] for row in conn.exec_driver_sql(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
-            (database, f"bench-{name}"))]
-    engine.dispose()
-    for pid in pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-            total += times.user + times.system
-        except psutil.Error:
-            pass
-    return total
+    return cpu_seconds(process_tree(process.pid) + postgres_backends(database, f"bench-{name}"))
 
 
 def load(name: str, process: subprocess.Popen, port: int, seeded: dict, tokens: dict, args, database: str) -> dict:

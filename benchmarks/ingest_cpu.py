@@ -33,7 +33,7 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.support import PG_ADMIN, lease_redis, throwaway_database  # noqa: E402
+from benchmarks.support import cpu_seconds, lease_redis, postgres_backends, throwaway_database  # noqa: E402
 
 TARGETS = {"skeleton": "/bench/skeleton/payments", "full": "/iot/payments", "full-before": "/iot/payments"}
 
@@ -84,22 +84,7 @@ def _count_round_trips(engines) -> None:
 
 
 def backend_cpu(database: str) -> float:
-    import psutil
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(PG_ADMIN)
-    with engine.connect() as conn:
-        pids = [row[0] for row in conn.exec_driver_sql(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,))]
-    engine.dispose()
-    total = 0.0
-    for pid in pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-            total += times.user + times.system
-        except psutil.Error:
-            pass
-    return total
+    return cpu_seconds(postgres_backends(database))
 
 
 def main() -> None:

@@ -64,7 +64,8 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.support import PG_ADMIN, REDIS_BASE, lease_redis, throwaway_database  # noqa: E402
+from benchmarks.support import (REDIS_BASE, cpu_seconds, lease_redis, postgres_backends,  # noqa: E402
+                                process_tree, throwaway_database)
 
 TARGETS = {"bare": "/bench/bare", "skeleton": "/bench/skeleton/payments", "full": "/iot/payments"}
 
@@ -211,29 +212,7 @@ def server_cpu_seconds(gunicorn: subprocess.Popen, database: str) -> float:
     other sessions, so its CPU is left out (the skeleton and the full app both
     use it; the full app more).
     """
-    import psutil
-    import sqlalchemy as sa
-
-    total = 0.0
-    try:
-        for child in psutil.Process(gunicorn.pid).children(recursive=True):
-            times = child.cpu_times()
-            total += times.user + times.system
-    except psutil.Error:
-        pass
-    engine = sa.create_engine(PG_ADMIN)
-    with engine.connect() as conn:
-        pids = [row[0] for row in conn.exec_driver_sql(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'bench-web'",
-            (database,))]
-    engine.dispose()
-    for pid in pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-            total += times.user + times.system
-        except psutil.Error:
-            pass
-    return total
+    return cpu_seconds(process_tree(gunicorn.pid, include_self=False) + postgres_backends(database, "bench-web"))
 
 
 def load(port: int, target: str, devices: list[tuple[str, str]], procs: int, threads: int, duration: float,

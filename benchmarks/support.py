@@ -41,3 +41,44 @@ def lease_redis(prefer: int | None = None) -> tuple[str, Callable[[], None]]:
             redis.Redis.from_url(url).flushdb()
             return url, lambda: (redis.Redis.from_url(url).flushdb(), lease.delete(f"kiosk:test-lease:{index}"))
     raise RuntimeError("no free Redis logical database")
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU used so far by these processes (those gone are skipped)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def process_tree(pid: int, include_self: bool = True) -> list[int]:
+    """A server's pid and its workers' (recursively); [] if it is gone."""
+    import psutil
+
+    try:
+        children = [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+    return ([pid] if include_self else []) + children
+
+
+def postgres_backends(database: str, application_name: str | None = None) -> list[int]:
+    """Pids of the Postgres backends serving ``database`` (optionally one application's), not this query's own."""
+    import sqlalchemy as sa
+
+    query = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+    params: tuple = (database,)
+    if application_name is not None:
+        query += " AND application_name = %s"
+        params += (application_name,)
+    engine = sa.create_engine(PG_ADMIN)
+    with engine.connect() as conn:
+        pids = [row[0] for row in conn.exec_driver_sql(query, params)]
+    engine.dispose()
+    return pids
